@@ -22,13 +22,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
 import pyarrow.parquet as pq
 
+from athena.catalog.reader import Catalog, day_index
 from athena.errors import CatalogError
 from athena.model.enums import Channel
+from athena.model.instrument import InstrumentSpec
 
 # Packed kinds (bits 0..4); the instrument index is kind >> INST_SHIFT.
 K_TRADE = 0  # | side (0 buyer-taker, 1 seller-taker)
@@ -254,3 +258,51 @@ def merge_windows(
             )
         if stop:
             return
+
+
+def sources_for(
+    catalog: Catalog,
+    venue: str,
+    inst_ids: Sequence[str],
+    channels: Sequence[Channel],
+    start_ns: int | None,
+    end_ns: int | None,
+) -> tuple[list[SourceSpec], dict[str, InstrumentSpec]]:
+    """The merge's sources for a replay of ``inst_ids`` over [start, end), and each instrument's
+    spec in the replay's units (ticks and lots; the finer unit of §3 where the data has no spec).
+
+    Files start at the day of ``start`` — its first rows are the writer's checkpoint of the book,
+    so the book at ``start`` is the same whatever range is asked (§5) — and run to the day after
+    ``end`` (the clock shift can move a row of the next day before the end)."""
+    metas = catalog.instrument_meta(venue)
+    shifts = {
+        day_index(date.fromisoformat(d)): s.shift_ns for d, s in catalog.clock_shifts(venue).items() if s.shift_ns
+    }
+    first_day = None if start_ns is None else start_ns // _NS_PER_DAY
+    sources: list[SourceSpec] = []
+    specs: dict[str, InstrumentSpec] = {}
+    for idx, inst in enumerate(inst_ids):
+        m = metas.get(inst)
+        if m is None:
+            known = ", ".join(sorted(metas)) or "none"
+            raise CatalogError(
+                f"{catalog.root / venue}: no instrument {inst!r} in the catalog (known: {known}); "
+                "import or record it first (`athena data ls` shows what is there)"
+            )
+        spec = m.spec or InstrumentSpec(
+            inst_id=inst, tick_sz=Decimal(1).scaleb(-m.price_decimals), lot_sz=Decimal(1).scaleb(-m.size_decimals),
+            min_sz=Decimal(1).scaleb(-m.size_decimals),
+        )
+        pf = spec.tick_sz.scaleb(m.price_decimals)
+        sf = spec.lot_sz.scaleb(m.size_decimals)
+        if pf != pf.to_integral_value() or sf != sf.to_integral_value():
+            raise CatalogError(f"{inst}: tickSz/lotSz are finer than the catalog's decimals; re-import it")
+        specs[inst] = spec
+        for ch in channels:
+            files = [
+                p for p in catalog.files(venue, ch, inst, start_ns, end_ns)
+                if first_day is None or day_index(date.fromisoformat(p.parent.name.removeprefix("date="))) >= first_day
+            ]
+            if files:
+                sources.append(SourceSpec(ch, idx, tuple(files), int(pf), int(sf), shifts))
+    return sources, specs

@@ -13,11 +13,16 @@ from athena.model.enums import Channel
 def write_trades(path: Path, rows: list[tuple[int, int, int, int, int, int]]) -> Path:
     """rows: (ts_event, ts_recv, trade_id, price, size, side)"""
     cols = list(zip(*rows, strict=True))
-    t = pa.table({
-        "ts_event": pa.array(cols[0], pa.int64()), "ts_recv": pa.array(cols[1], pa.int64()),
-        "trade_id": pa.array(cols[2], pa.int64()), "price": pa.array(cols[3], pa.int64()),
-        "size": pa.array(cols[4], pa.int64()), "side": pa.array(cols[5], pa.int8()),
-    })
+    t = pa.table(
+        {
+            "ts_event": pa.array(cols[0], pa.int64()),
+            "ts_recv": pa.array(cols[1], pa.int64()),
+            "trade_id": pa.array(cols[2], pa.int64()),
+            "price": pa.array(cols[3], pa.int64()),
+            "size": pa.array(cols[4], pa.int64()),
+            "side": pa.array(cols[5], pa.int8()),
+        }
+    )
     pq.write_table(t, path, row_group_size=2)
     return path
 
@@ -25,30 +30,44 @@ def write_trades(path: Path, rows: list[tuple[int, int, int, int, int, int]]) ->
 def write_books(path: Path, rows: list[tuple[int, int, int, int, int, int, int, bool]]) -> Path:
     """rows: (ts_event, ts_recv, msg_id, action, side, price, size, last_in_msg)"""
     cols = list(zip(*rows, strict=True))
-    t = pa.table({
-        "ts_event": pa.array(cols[0], pa.int64()), "ts_recv": pa.array(cols[1], pa.int64()),
-        "msg_id": pa.array(cols[2], pa.int64()), "action": pa.array(cols[3], pa.int8()),
-        "side": pa.array(cols[4], pa.int8()), "price": pa.array(cols[5], pa.int64()),
-        "size": pa.array(cols[6], pa.int64()), "last_in_msg": pa.array(cols[7], pa.bool_()),
-    })
+    t = pa.table(
+        {
+            "ts_event": pa.array(cols[0], pa.int64()),
+            "ts_recv": pa.array(cols[1], pa.int64()),
+            "msg_id": pa.array(cols[2], pa.int64()),
+            "action": pa.array(cols[3], pa.int8()),
+            "side": pa.array(cols[4], pa.int8()),
+            "price": pa.array(cols[5], pa.int64()),
+            "size": pa.array(cols[6], pa.int64()),
+            "last_in_msg": pa.array(cols[7], pa.bool_()),
+        }
+    )
     pq.write_table(t, path, row_group_size=3)
     return path
 
 
 @pytest.fixture
 def two_channels(tmp_path: Path) -> list[SourceSpec]:
-    trades = write_trades(tmp_path / "t.parquet", [
-        (90, 100, 1, 1000, 5, 0),
-        (195, 200, 2, 1001, 1, 1),  # same ts_recv as the book message at 200: trade first
-        (290, 300, 3, 999, 2, 0),
-        (295, 300, 4, 998, 2, 1),
-    ])
-    books = write_books(tmp_path / "b.parquet", [
-        (50, 60, 1, 1, 0, 999, 10, False), (50, 60, 1, 1, 1, 1001, 10, True),  # snapshot
-        (150, 200, 2, 0, 0, 1000, 3, False), (150, 200, 2, 0, 1, 1001, 0, False),
-        (150, 200, 2, 0, 1, 1002, 4, True),
-        (250, 300, 3, 0, 0, 998, 1, True),
-    ])
+    trades = write_trades(
+        tmp_path / "t.parquet",
+        [
+            (90, 100, 1, 1000, 5, 0),
+            (195, 200, 2, 1001, 1, 1),  # same ts_recv as the book message at 200: trade first
+            (290, 300, 3, 999, 2, 0),
+            (295, 300, 4, 998, 2, 1),
+        ],
+    )
+    books = write_books(
+        tmp_path / "b.parquet",
+        [
+            (50, 60, 1, 1, 0, 999, 10, False),
+            (50, 60, 1, 1, 1, 1001, 10, True),  # snapshot
+            (150, 200, 2, 0, 0, 1000, 3, False),
+            (150, 200, 2, 0, 1, 1001, 0, False),
+            (150, 200, 2, 0, 1, 1002, 4, True),
+            (250, 300, 3, 0, 0, 998, 1, True),
+        ],
+    )
     return [SourceSpec(Channel.TRADES, 0, (trades,)), SourceSpec(Channel.BOOKS, 0, (books,))]
 
 
@@ -63,10 +82,16 @@ def test_two_channels_interleave_by_ts_recv_with_trades_first_at_equal_times(two
     rows = flatten(merge_windows(two_channels, batch_rows=2))
     kinds = [(tl, kd & KIND_MASK) for tl, _, kd, _, _ in rows]
     assert kinds == [
-        (60, K_BOOK + 4), (60, K_BOOK + 4 + 1 + F_EOM),
+        (60, K_BOOK + 4),
+        (60, K_BOOK + 4 + 1 + F_EOM),
         (100, K_TRADE + 0),
-        (200, K_TRADE + 1), (200, K_BOOK), (200, K_BOOK + 1), (200, K_BOOK + 1 + F_EOM),
-        (300, K_TRADE + 0), (300, K_TRADE + 1), (300, K_BOOK + F_EOM),
+        (200, K_TRADE + 1),
+        (200, K_BOOK),
+        (200, K_BOOK + 1),
+        (200, K_BOOK + 1 + F_EOM),
+        (300, K_TRADE + 0),
+        (300, K_TRADE + 1),
+        (300, K_BOOK + F_EOM),
     ]
 
 
@@ -81,9 +106,14 @@ def test_batch_size_changes_nothing_and_never_splits_a_message(two_channels, bat
 
 
 def test_exchange_time_is_a_running_max_and_local_time_never_precedes_it(tmp_path):
-    trades = write_trades(tmp_path / "t.parquet", [
-        (100, 105, 1, 1, 1, 0), (90, 106, 2, 1, 1, 0), (120, 110, 3, 1, 1, 0),  # last: recv clock behind
-    ])
+    trades = write_trades(
+        tmp_path / "t.parquet",
+        [
+            (100, 105, 1, 1, 1, 0),
+            (90, 106, 2, 1, 1, 0),
+            (120, 110, 3, 1, 1, 0),  # last: recv clock behind
+        ],
+    )
     rows = flatten(merge_windows([SourceSpec(Channel.TRADES, 0, (trades,))]))
     assert [r[1] for r in rows] == [100, 100, 120]
     assert [r[0] for r in rows] == [105, 106, 120]
