@@ -67,6 +67,7 @@ class Liquidity(StrEnum):
 class BookAction(IntEnum):
     UPDATE = 0
     SNAPSHOT = 1
+    CHECKPOINT = 2  # a writer's flagged copy of its checked book (DESIGN.md §5): seeds, never dispatched
 
 
 class Channel(IntEnum):
