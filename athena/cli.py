@@ -1,0 +1,294 @@
+"""The ``athena`` command line: parses arguments, calls ``athena.app``, prints.
+
+Owns: the commands (record, backtest, live, scenarios, data import|ls|verify, sim-server), their
+options and help, the global ``--log-level`` / ``--json-logs``, and the contract with
+``AthenaError``: ``main()`` prints ``athena: <message>`` as one line on stderr and exits with the
+error's exit code (1), never a traceback for a user mistake. A traceback means a bug of ours.
+Never: holds trading logic or builds engines itself (that is ``athena.app``); nothing imports it.
+
+A command whose issue has not landed calls ``not_built``; the work that builds it replaces that
+one call with a call into ``athena.app``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from athena import __version__
+from athena.config.models import LogLevel
+from athena.core.logs import setup_logging
+from athena.errors import AthenaError
+
+# The issue that builds each command; ``not_built`` names it.
+ISSUES: dict[str, int] = {
+    "backtest": 4,
+    "data": 3,
+    "scenarios": 5,
+    "live": 7,
+    "sim-server": 8,
+    "record": 9,
+}
+
+
+class ImportSource(StrEnum):
+    """What ``athena data import`` reads."""
+
+    TARDIS = "tardis"
+    OKX_TRADES = "okx-trades"
+    OKX_WS = "okx-ws"
+
+
+class BookChecksum(StrEnum):
+    """What the emulator sends in the books ``checksum`` field."""
+
+    ZERO = "zero"
+    CRC32 = "crc32"
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalOptions:
+    """Options given before the command; ``log_level`` None means "as configured"."""
+
+    log_level: LogLevel | None
+    json_logs: bool
+
+
+def not_built(command: str) -> NoReturn:
+    """Say in one line that ``command`` is not built yet and exit 2 (no traceback)."""
+    issue = ISSUES[command.split()[0]]
+    typer.echo(f"athena {command}: not built yet (see issue {issue})", err=True)
+    raise typer.Exit(2)
+
+
+def _iso(value: str | datetime | None) -> datetime | None:
+    """ISO 8601 date or time on the command line; no zone means UTC."""
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO 8601 date or time; write e.g. 2024-05-01 or 2024-05-01T08:00:00Z"
+        ) from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"athena {__version__}")
+        raise typer.Exit(0)
+
+
+app = typer.Typer(
+    name="athena",
+    help="Athena: a backtest-first trading system for OKX perpetual swaps. "
+    "Record market data, backtest on it, run the same code live.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(
+    help="Manage the Parquet catalog: import files, list and verify what is stored.",
+    no_args_is_help=True,
+)
+app.add_typer(data_app, name="data")
+
+# ---- option types shared by commands ---------------------------------------------------------
+
+FromOpt = Annotated[
+    datetime | None,
+    typer.Option(
+        "--from", parser=_iso, metavar="ISO", help="first instant, ISO 8601 (UTC if no zone); default: start of data"
+    ),
+]
+ToOpt = Annotated[
+    datetime | None,
+    typer.Option(
+        "--to", parser=_iso, metavar="ISO", help="end instant, ISO 8601 (UTC if no zone); default: end of data"
+    ),
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", metavar="FILE", help="extra JSON config layer over config/local.json (env vars still win)"
+    ),
+]
+StrategyOpt = Annotated[str, typer.Option("--strategy", help="strategy to run, by its config name")]
+EndpointOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint",
+        metavar="production|demo|URL",
+        help="OKX production, OKX demo trading, or the http(s) URL of `athena sim-server`; "
+        "default: config okx.endpoint",
+    ),
+]
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    log_level: Annotated[
+        LogLevel | None,
+        typer.Option("--log-level", case_sensitive=False, help="log threshold; default: config log_level"),
+    ] = None,
+    json_logs: Annotated[bool, typer.Option("--json-logs", help="log as JSON lines instead of key=value text")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    setup_logging(log_level.value if log_level else LogLevel.INFO.value, json=json_logs)
+    ctx.obj = GlobalOptions(log_level=log_level, json_logs=json_logs)
+
+
+@app.command()
+def record(
+    inst: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--inst", help="instrument to record, e.g. BTC-USDT-SWAP; repeat for more; default: config symbols"
+        ),
+    ] = None,
+    channels: Annotated[
+        str,
+        typer.Option(
+            "--channels",
+            help="comma list of channels: trades, books, bbo, tickers, funding, mark_price, candles",
+        ),
+    ] = "trades,books,funding,mark_price",
+    data: Annotated[
+        Path | None, typer.Option("--data", metavar="DIR", help="catalog root to write; default: config catalog_root")
+    ] = None,
+    endpoint: EndpointOpt = None,
+) -> None:
+    """Record OKX public market data into the Parquet catalog, loss-aware and crash-safe (runs until Ctrl-C)."""
+    not_built("record")
+
+
+@app.command()
+def backtest(
+    start: FromOpt = None,
+    end: ToOpt = None,
+    inst: Annotated[
+        str | None, typer.Option("--inst", help="instrument to replay; default: config backtest.inst")
+    ] = None,
+    strategy: StrategyOpt = "scalper_v1",
+    config: ConfigOpt = None,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", metavar="DIR", help="catalog root to replay; default: the embedded sample, data/sample"),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", metavar="N", help="seed of the latency draws; default: config backtest.seed")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", metavar="DIR", help="run folder to write (config, metrics, fills, report); default: under runs/"
+        ),
+    ] = None,
+) -> None:
+    """Replay the catalog through the simulated exchange with the live engine, OMS and strategy; write a run folder."""
+    not_built("backtest")
+
+
+@app.command()
+def live(
+    strategy: StrategyOpt = "scalper_v1",
+    config: ConfigOpt = None,
+    endpoint: EndpointOpt = None,
+    flatten: Annotated[
+        bool,
+        typer.Option(
+            "--flatten",
+            help="run the kill switch and exit: block new orders, cancel every order, close every position",
+        ),
+    ] = False,
+) -> None:
+    """Trade live on OKX (demo or production) or against `athena sim-server`, with the backtested code."""
+    not_built("live")
+
+
+@app.command()
+def scenarios(
+    names: Annotated[list[str] | None, typer.Argument(help="scenarios to run, by folder name; default: all")] = None,
+    directory: Annotated[
+        Path, typer.Option("--dir", metavar="DIR", help="folder holding one folder per scenario")
+    ] = Path("scenarios"),
+) -> None:
+    """Replay captured incidents (disconnects, ghost orders, ...) deterministically and check their invariants."""
+    not_built("scenarios")
+
+
+@app.command("sim-server")
+def sim_server(
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", metavar="DIR", help="catalog root whose market data is served; default: data/sample"),
+    ] = None,
+    start: FromOpt = None,
+    end: ToOpt = None,
+    speed: Annotated[
+        float, typer.Option("--speed", min=0.0, help="replay speed, 1 = real time, 0 = as fast as clients read")
+    ] = 1.0,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="port on 127.0.0.1; 0 picks a free one (printed)")
+    ] = 8443,
+    faults: Annotated[
+        Path | None,
+        typer.Option("--faults", metavar="FILE", help="fault plan to inject (drops, delays, duplicates, ghost orders)"),
+    ] = None,
+    book_checksum: Annotated[
+        BookChecksum,
+        typer.Option(
+            "--book-checksum", case_sensitive=False, help="books checksum field: zero (OKX since 2026-06) or crc32"
+        ),
+    ] = BookChecksum.ZERO,
+) -> None:
+    """Serve the OKX REST and WebSocket protocol on 127.0.0.1 over the simulated exchange (for live-path tests)."""
+    not_built("sim-server")
+
+
+DataDirOpt = Annotated[
+    Path | None, typer.Option("--data", metavar="DIR", help="catalog root; default: config catalog_root")
+]
+
+
+@data_app.command("import")
+def data_import(
+    source: Annotated[ImportSource, typer.Argument(help="format of the files: tardis, okx-trades or okx-ws")],
+    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="files to import")],
+    data: DataDirOpt = None,
+) -> None:
+    """Import Tardis files, OKX trade-history CSVs or raw OKX WebSocket logs into the catalog."""
+    not_built("data import")
+
+
+@data_app.command("ls")
+def data_ls(data: DataDirOpt = None) -> None:
+    """List what the catalog holds: venue, channel, instrument, days, rows."""
+    not_built("data ls")
+
+
+@data_app.command("verify")
+def data_verify(data: DataDirOpt = None) -> None:
+    """Check the catalog: schemas, time order, book sequence and checksums, gaps."""
+    not_built("data verify")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``athena`` script: run the app, print an AthenaError as one line."""
+    try:
+        app(args=list(argv) if argv is not None else None, prog_name="athena")
+    except AthenaError as err:
+        message = " ".join(str(err).split()) or type(err).__name__
+        print(f"athena: {message}", file=sys.stderr)
+        sys.exit(err.exit_code)

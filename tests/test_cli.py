@@ -1,0 +1,126 @@
+"""The athena command line: its commands and options, the not-built contract, AthenaError as one line."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from athena import cli
+from athena.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMANDS = ("record", "backtest", "live", "scenarios", "data", "sim-server")
+
+
+@pytest.fixture
+def runner() -> Iterator[CliRunner]:
+    yield CliRunner(env={"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"})
+    # the global callback installs our log handler; leave the root logger as we found it
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if h.get_name() == "athena"]:
+        root.removeHandler(handler)
+
+
+def first_words(help_text: str) -> list[str]:
+    """The first word of each help line, box-drawing borders aside: the listed commands among them."""
+    words = [line.replace("│", " ").split()[:1] for line in help_text.splitlines()]
+    return [w[0] for w in words if w]
+
+
+def test_help_lists_the_six_commands(runner: CliRunner):
+    result = runner.invoke(cli.app, ["--help"])
+    assert result.exit_code == 0
+    listed = first_words(result.stdout)
+    assert sorted(name for name in listed if name in COMMANDS) == sorted(COMMANDS)
+
+
+@pytest.mark.parametrize(
+    ("args", "options"),
+    [
+        (["backtest"], ["--from", "--to", "--inst", "--strategy", "--config", "--data", "--seed", "--out"]),
+        (["record"], ["--inst", "--channels", "--data", "--endpoint"]),
+        (["live"], ["--strategy", "--config", "--endpoint", "--flatten"]),
+        (["sim-server"], ["--data", "--from", "--to", "--speed", "--port", "--faults", "--book-checksum"]),
+        (["data", "import"], ["--data"]),
+        (["data", "ls"], ["--data"]),
+        (["data", "verify"], ["--data"]),
+    ],
+)
+def test_each_command_documents_its_options(runner: CliRunner, args: list[str], options: list[str]):
+    result = runner.invoke(cli.app, [*args, "--help"])
+    assert result.exit_code == 0
+    missing = [opt for opt in options if f" {opt} " not in result.stdout]
+    assert missing == []
+
+
+def test_data_has_import_ls_verify(runner: CliRunner):
+    result = runner.invoke(cli.app, ["data", "--help"])
+    assert [n for n in first_words(result.stdout) if n in ("import", "ls", "verify")] == ["import", "ls", "verify"]
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["backtest"], "athena backtest: not built yet (see issue 4)"),
+        (["record"], "athena record: not built yet (see issue 9)"),
+        (["live", "--endpoint", "demo"], "athena live: not built yet (see issue 7)"),
+        (["scenarios"], "athena scenarios: not built yet (see issue 5)"),
+        (["sim-server", "--port", "0"], "athena sim-server: not built yet (see issue 8)"),
+        (["data", "import", "tardis", "a.csv.gz"], "athena data import: not built yet (see issue 3)"),
+        (["data", "ls"], "athena data ls: not built yet (see issue 3)"),
+    ],
+)
+def test_command_not_built_yet_says_so_in_one_line_and_exits_2(runner: CliRunner, args: list[str], line: str):
+    result = runner.invoke(cli.app, args)
+    assert (result.exit_code, result.stderr, result.stdout) == (2, line + "\n", "")
+
+
+def test_bad_iso_time_is_a_usage_error(runner: CliRunner):
+    result = runner.invoke(cli.app, ["backtest", "--from", "yesterday"])
+    assert result.exit_code == 2
+    assert "'yesterday' is not an ISO 8601 date or time" in result.stderr
+
+
+def test_athena_error_in_a_command_prints_one_line_and_exits_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    def failing(command: str) -> None:
+        raise ConfigError("config/local.json: capital.total_usdt = 'lots' — expected a number")
+
+    monkeypatch.setattr(cli, "not_built", failing)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["backtest"])
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 1
+    assert captured.err == "athena: config/local.json: capital.total_usdt = 'lots' — expected a number\n"
+    assert "Traceback" not in captured.out + captured.err
+
+
+def test_exit_code_comes_from_the_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    class Exit3(ConfigError):
+        exit_code = 3
+
+    def failing(command: str) -> None:
+        raise Exit3("two\nlines")
+
+    monkeypatch.setattr(cli, "not_built", failing)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["live"])
+    assert (exit_info.value.code, capsys.readouterr().err) == (3, "athena: two lines\n")
+
+
+def test_python_dash_m_athena_runs_the_cli():
+    result = subprocess.run(
+        [sys.executable, "-m", "athena", "backtest"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (result.returncode, result.stderr, result.stdout) == (
+        2,
+        "athena backtest: not built yet (see issue 4)\n",
+        "",
+    )
