@@ -13,6 +13,7 @@ one call with a call into ``athena.app``.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -180,12 +181,15 @@ def backtest(
     inst: Annotated[
         str | None, typer.Option("--inst", help="instrument to replay; default: config backtest.inst")
     ] = None,
-    strategy: StrategyOpt = "scalper_v1",
+    strategy: StrategyOpt = "maker",
     config: ConfigOpt = None,
     data: Annotated[
         Path | None,
         typer.Option("--data", metavar="DIR", help="catalog root to replay; default: the embedded sample, data/sample"),
     ] = None,
+    venue: Annotated[
+        str, typer.Option("--venue", help="venue directory of the catalog: okx, or an imported source's name")
+    ] = "okx",
     seed: Annotated[
         int | None, typer.Option("--seed", metavar="N", help="seed of the latency draws; default: config backtest.seed")
     ] = None,
@@ -197,7 +201,67 @@ def backtest(
     ] = None,
 ) -> None:
     """Replay the catalog through the simulated exchange with the live engine, OMS and strategy; write a run folder."""
-    not_built("backtest")
+    _run_backtest(start=start, end=end, inst=inst, strategy=strategy, config=config, data=data,
+                  venue=venue, seed=seed, out=out)
+
+
+def _sample_root(configured: Path) -> Path:
+    """The embedded sample: as configured relative to the working directory, else beside the package."""
+    if configured.is_dir() or configured.is_absolute():
+        return configured
+    beside = Path(__file__).resolve().parent.parent / configured
+    return beside if beside.is_dir() else configured
+
+
+def _run_backtest(*, start: datetime | None, end: datetime | None, inst: str | None, strategy: str,
+                  config: Path | None, data: Path | None, venue: str, seed: int | None, out: Path | None) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from athena.app.backtest import BacktestRequest, default_run_dir, run_backtest
+    from athena.config.loader import load_config
+    from athena.report.run_folder import summary_table
+
+    cfg = load_config(files=[config] if config else ())
+    bt = cfg.backtest
+    start = start or bt.start
+    end = end or bt.end
+    root = data if data is not None else _sample_root(cfg.sample_root)
+    inst_id = inst or bt.inst
+    out_dir = out if out is not None else default_run_dir(Path("runs"), strategy, inst_id)
+    req = BacktestRequest(
+        config=cfg, data_root=root, venue=venue, inst_ids=(inst_id,),
+        start_ns=None if start is None else int(start.timestamp()) * 1_000_000_000 + start.microsecond * 1000,
+        end_ns=None if end is None else int(end.timestamp()) * 1_000_000_000 + end.microsecond * 1000,
+        strategy=strategy, seed=bt.seed if seed is None else seed, out_dir=out_dir,
+    )
+    console = Console(stderr=True)
+    wall0 = time.perf_counter()
+    with Progress(TextColumn("[bold]backtest"), BarColumn(), TextColumn("{task.description}"),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("starting", total=None)
+        first: list[int] = []
+
+        def progress(rows: int, sim_ns: int) -> None:
+            if not first:
+                first.append(sim_ns)
+            el = time.perf_counter() - wall0
+            speed = rows / el if el > 0 else 0.0
+            sim = datetime.fromtimestamp(sim_ns / 1e9, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+            bar.update(task, description=f"{rows:,} events  sim {sim}Z  {speed:,.0f} ev/s")
+
+        result = run_backtest(req, progress=progress)
+    out_console = Console()
+    m = result.manifest
+    out_console.print(f"[bold]Athena backtest[/bold] {strategy} on {inst_id} ({venue}) "
+                      f"{m['range']['from']} .. {m['range']['to']}")
+    for key in ("book_channel", "queue_model", "latency_model", "fee_tier", "data_gaps", "clock_shift"):
+        out_console.print(f"  {key.replace('_', ' ')}: {m[key]}")
+    out_console.print(summary_table(result.metrics))
+    out_console.print(f"{result.stats.rows:,} events in {result.wall_s:.2f} s "
+                      f"({result.events_per_s:,.0f} events/s); fingerprint {result.fingerprint[:16]}")
+    if result.run_dir is not None:
+        out_console.print(f"run folder: {result.run_dir}  (report: {result.run_dir / 'report.html'})")
 
 
 @app.command()
