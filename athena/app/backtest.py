@@ -88,7 +88,9 @@ Progress = Callable[[int, int], None]  # (rows replayed, sim time ns)
 
 
 class RunRecorder:
-    """Collects the run's orders, fills, funding and a 1 s equity curve (an observer component)."""
+    """Collects the run's orders, fills, funding and a 1 s equity curve (an observer component).
+
+    Equity is sampled on the clock, not per fill: a sample costs a full account valuation."""
 
     def __init__(self, clock: SimClock, bus: EventBus, exchange: SimExchange, books: dict[str, L2Book],
                  specs: dict[str, InstrumentSpec], strategy_id: str) -> None:
@@ -126,7 +128,6 @@ class RunRecorder:
             side=f.side, price=spec.ticks_to_float(f.ticks), size=spec.lots_to_contracts(f.lots), fee=f.fee,
             liquidity=f.liquidity, realized_pnl=f.fill_pnl, ts_event=f.ts_event,
         ))
-        self._sample(TimerFired("fill", self.clock.now_ns()))
 
     def _on_funding(self, ev: FundingEvent) -> None:
         if ev.payment is not None:

@@ -42,20 +42,36 @@ def canonical(value: Any) -> str:
     return type(value).__name__  # views (books, levels) are covered by checkpoints, not by repr
 
 
+_PLAIN = frozenset({int, str, float, bool, type(None)})  # their repr is already canonical
+_SKIP = frozenset({"book", "changes"})  # views: covered by the book checkpoints
+
+
+def _slot_names(cls: type) -> tuple[str, ...]:
+    names = {n for c in cls.__mro__ for n in getattr(c, "__slots__", ())}
+    return tuple(sorted(names - _SKIP))
+
+
 class Fingerprint:
     """Feed it events, commands and book checkpoints; read ``hexdigest()`` at the end."""
 
-    __slots__ = ("_h", "commands", "events")
+    __slots__ = ("_h", "_names", "commands", "events")
 
     def __init__(self) -> None:
         self._h = hashlib.sha256()
+        self._names: dict[type, tuple[str, ...]] = {}
         self.events = 0
         self.commands = 0
 
     def event(self, event: Event) -> None:
-        fields = event.fields()
-        body = ";".join(f"{k}={canonical(fields[k])}" for k in sorted(fields) if k not in ("book", "changes"))
-        self._h.update(f"E|{event.type.name}|{body}\n".encode())
+        cls = type(event)
+        names = self._names.get(cls)
+        if names is None:
+            names = self._names[cls] = _slot_names(cls)
+        vals = [getattr(event, n) for n in names]
+        for i, v in enumerate(vals):
+            if type(v) not in _PLAIN:
+                vals[i] = canonical(v)
+        self._h.update(f"E|{cls.__name__}|{vals!r}\n".encode())
         self.events += 1
 
     def command(self, name: str, ts_ns: int, **fields: Any) -> None:

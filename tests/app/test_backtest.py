@@ -55,7 +55,7 @@ def test_run_folder_holds_every_file_with_consistent_contents(tiny, tmp_path):
     equity = pl.read_parquet(out / "equity.parquet")
     assert fills.height == metrics["trades"] == len(res.fills)
     assert orders.height == len(res.orders)
-    assert equity.height >= 89  # one sample per simulated second, plus one per fill
+    assert equity.height >= 89  # one sample per simulated second
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["fingerprint"] == res.fingerprint
     for key in ("queue_model", "latency_model", "fee_tier", "data_gaps", "book_channel"):
