@@ -81,7 +81,7 @@ def run_case(case: str) -> dict:
     strategy = _listener() if case.startswith("replay") else "maker"
     start = end = None
     if case == "rss_half_sample":
-        s = [x for x in Catalog(root).summary(venue) if x.inst == inst and x.channel.dirname == "books"][0]
+        s = next(x for x in Catalog(root).summary(venue) if x.inst == inst and x.channel.dirname == "books")
         start, end = s.first_ts_recv, s.first_ts_recv + (s.last_ts_recv - s.first_ts_recv) // 2  # type: ignore[operator]
     req = BacktestRequest(config=cfg, data_root=root, venue=venue, inst_ids=(inst,), strategy=strategy,
                           start_ns=start, end_ns=end)
