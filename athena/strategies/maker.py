@@ -25,8 +25,8 @@ class MakerConfig:
     inst_id: str = "BTC-USDT-SWAP"
     quote_lots: int = 100  # 1 contract of BTC-USDT-SWAP
     max_position_lots: int = 300
-    requote_ticks: int = 3
-    min_quote_life_ns: int = 200_000_000  # never cancel a quote younger than 200 ms
+    requote_ticks: int = 5
+    min_quote_life_ns: int = 1_000_000_000  # never cancel a quote younger than 1 s
 
     @classmethod
     def from_dict(cls, raw: dict) -> MakerConfig:
