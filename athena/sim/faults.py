@@ -122,7 +122,7 @@ def _is_place_ack(ev: OrderReport) -> bool:
 class FaultPlan:
     """Applies its faults to the reports SimGateway is about to deliver, deterministically."""
 
-    __slots__ = ("_counts", "_faults", "_held", "_rng", "applied", "seed")
+    __slots__ = ("_answers", "_counts", "_faults", "_held", "_rng", "applied", "seed")
 
     def __init__(self, faults: Sequence[Fault] = (), seed: int = 0) -> None:
         self._faults = tuple(faults)
@@ -130,6 +130,9 @@ class FaultPlan:
         self._rng = random.Random(seed)
         self._counts = {"fill": 0, "place_ack": 0, "report": 0}
         self._held: dict[str, OrderReport] = {}  # ord_id -> ack held for FillBeforeAck
+        # req_id -> extra delay of a query answer being emitted: an answer (a REST response) moves
+        # as one piece, so a reorder delays all its rows together, never one row past its end.
+        self._answers: dict[str, int] = {}
         self.applied: list[str] = []  # what was done, in order (for the run's manifest and tests)
 
     def timed(self) -> list[TimedFault]:
@@ -146,15 +149,26 @@ class FaultPlan:
         if not isinstance(ev, OrderReport):
             return [Delivery(ev, self._in_order_extra(ev), True)]
         counts = self._counts
-        counts["report"] += 1
         in_order = True
         extra = self._in_order_extra(ev)
-        for f in self._faults:
-            if isinstance(f, ReorderResponse) and self._hit(f.nth, f.probability, counts["report"]):
-                in_order = False
-                extra += f.delay_ns
-                self.applied.append(f"reorder {ev.cl_ord_id} {ev.state} +{f.delay_ns}ns")
-                break
+        answer_extra = self._answers.get(ev.req_id) if ev.req_id else None
+        if answer_extra is not None:  # a later row of an answer already routed
+            extra += answer_extra
+            in_order = answer_extra == 0
+        else:
+            counts["report"] += 1
+            delay = 0
+            for f in self._faults:
+                if isinstance(f, ReorderResponse) and self._hit(f.nth, f.probability, counts["report"]):
+                    in_order = False
+                    delay = f.delay_ns
+                    self.applied.append(f"reorder {ev.cl_ord_id or ev.req_id} {ev.state} +{f.delay_ns}ns")
+                    break
+            extra += delay
+            if ev.req_id and ev.source is ReportSource.QUERY:
+                self._answers[ev.req_id] = delay
+        if ev.req_id and ev.snapshot_end:
+            self._answers.pop(ev.req_id, None)
         if _is_place_ack(ev):
             counts["place_ack"] += 1
             for f in self._faults:

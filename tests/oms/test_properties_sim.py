@@ -43,10 +43,7 @@ def fault_plans(draw: Any) -> tuple[list[Fault], int]:
         faults.append(GhostOrder(T0 + draw(st.integers(0, 20_000)) * MS, INST, Side.SELL, P + 40, 100))
     if draw(st.booleans()):
         faults.append(DuplicateFill(probability=draw(PROBS), delay_ns=draw(st.integers(0, 300)) * MS))
-    # Not with a ghost: a reorder can split one open-orders answer so that the ghost's row comes
-    # after the answer's end and escapes that sync (pinned by the xfail test in
-    # test_through_simgateway.py until the fault plan keeps an answer whole).
-    if not ghost and draw(st.booleans()):
+    if draw(st.booleans()):
         faults.append(ReorderResponse(probability=draw(PROBS), delay_ns=draw(st.integers(1, 800)) * MS))
     if draw(st.booleans()):
         faults.append(LoseAck(probability=draw(PROBS)))

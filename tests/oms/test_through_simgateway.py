@@ -279,15 +279,6 @@ def test_a_ghost_order_planted_on_the_exchange_is_canceled_at_the_next_sync():
     assert rig.om.ghosts[0].ord_id == ghost.ord_id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FaultPlan.route (athena/sim/faults.py:152-157) may reorder any OrderReport, including one row"
-    " of a multi-row query answer; SimGateway delivers an open-orders answer as one report per order"
-    " (the last with snapshot_end), so the ghost's row arrives after the answer's end, when"
-    " OrderManager has closed that snapshot: the row falls to _unknown (already reported, so ignored)"
-    " and the ghost escapes the sync. One REST answer is atomic on the wire: the plan should delay a"
-    " whole answer (every row with the same req_id) together, never split it",
-)
 def test_a_ghost_is_canceled_at_the_next_sync_even_when_that_answer_comes_late():
     # Reports: 1 our ack, 2 our live push, 3 the ghost's push, 4 the TTL status answer for our
     # quiet order at 10 s; the sync at 15 s lists the ghost (5, newest first) then our order (6,
@@ -356,36 +347,26 @@ def test_syncs_against_a_stopped_gateway_back_off_1_2_4_to_60_s_and_ten_failures
     rig.at(T0 + 20 * SEC, rig.gw.stop)  # the link goes down after the first (good) sync
     rig.run(T0 + 289 * SEC)
     refused = [(e.ts_recv - T0) // SEC for e in rig.errors("gateway_stopped") if e.message.startswith("positions")]
-    # 30: refused, unanswered; 45: that is failure 1, retried 1 s later, then 2, 4, 8, 16, 32, 60 …
-    assert refused == [30, 45, 46, 48, 52, 60, 76, 108, 168, 228, 288]
-    assert [b - a for a, b in itertools.pairwise(refused[1:])] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+    # 30: refused at once (answered under its request id), so failure 1; retried 1 s later, then 2, 4, 8 …
+    assert refused == [30, 31, 33, 37, 45, 61, 93, 153, 213, 273]
+    assert [b - a for a, b in itertools.pairwise(refused)] == [1, 2, 4, 8, 16, 32, 60, 60, 60]
     failed = [(e.ts_recv - T0) // SEC for e in rig.errors("sync_failed")]
-    assert failed == refused[1:]
+    assert failed == refused
     assert rig.pm.failures == 10
-    assert rig.pm.breaker.paused_until_ns == T0 + 348 * SEC
-    rig.gw.start()  # the link is back, but the breaker holds new entries until 348 s
+    assert rig.pm.breaker.paused_until_ns == T0 + 333 * SEC  # failure 10 at 273 s pauses entries 60 s
+    rig.gw.start()  # the link is back, but the breaker holds new entries until 333 s
     rig.run(T0 + 290 * SEC)
     entry = rig.submit(Side.BUY, 100)
     assert (entry.state, entry.reject_code) == (S.REJECTED, RejectReason.CIRCUIT_BREAKER.value)
     exit_ = rig.submit(Side.SELL, 100, reduce_only=True)  # exits always pass
-    rig.run(T0 + 349 * SEC)
+    rig.run(T0 + 334 * SEC)
     assert exit_.state is S.FILLED and rig.pm.lots(INST) == 0
-    # At 348 s the attempt of 288 s (refused, never answered) is failure 11, which pauses entries
-    # until 408 s; the sync sent then is answered, so the count starts again from zero.
-    assert rig.pm.failures == 0 and rig.pm.syncs_ok == 2  # 15 s and 348 s
-    assert rig.pm.breaker.paused_until_ns == T0 + 408 * SEC
-    rig.run(T0 + 408 * SEC)
+    # The retry at 333 s is answered: the count starts again from zero and entries pass again.
+    assert rig.pm.failures == 0 and rig.pm.syncs_ok == 2  # 15 s and 333 s
     again = rig.submit(Side.BUY, 100)
     assert again.state is S.SUBMITTED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SimGateway._refuse_stopped (athena/gateways/sim/gateway.py:139-146) publishes its ERROR with"
-    " source 'SimGateway', not the refused request's id; PositionManager._on_error and"
-    " OrderManager._on_error match failed requests by source == req_id (positions.py docstring), so a"
-    " refused sync counts as a failure only when the next sync timer fires (15 s later)",
-)
 def test_a_sync_refused_by_a_stopped_gateway_is_a_failure_at_once():
     rig = Rig()
     rig.at(T0 + 20 * SEC, rig.gw.stop)

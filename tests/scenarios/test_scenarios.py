@@ -60,7 +60,7 @@ def test_the_disconnect_follows_the_captured_sessions_rows():
     # The range starts at the first book row (6 ms after the slice's T0); the outage is 30 s .. 52 s.
     assert conn == "connection: disconnect at +29.994 s, reconnect at +51.994 s, gap at +51.994 s, resync at +51.994 s"
     errors = next(m for m in res.messages if m.startswith("errors by code: "))
-    assert "'sync_failed': 4" in errors  # 45, 46, 48, 52 s: backoff 1, 2, 4 s
+    assert "'sync_failed': 5" in errors  # refused at 30, 31, 33, 37, 45 s (backoff 1, 2, 4, 8 s); 61 s answered
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -136,12 +136,15 @@ class SimGateway(BaseGateway):
         if self.faults is not None:
             self.faults.applied.append(f"{type(f).__name__} {f.inst_id} at {f.at_ns}")
 
-    def _refuse_stopped(self, what: str) -> bool:
+    def _refuse_stopped(self, what: str, req_id: str = "") -> bool:
+        """A stopped link refuses at once. A refused request is reported under its request id (the
+        OMS matches failed requests by it, DESIGN.md §4); a refused command under the gateway's name."""
         if not self._stopped:
             return False
         now = self.clock.now_ns()
         self.bus.publish(
-            ErrorEvent("SimGateway", f"{what} refused: the gateway was stopped", now, now, code="gateway_stopped")
+            ErrorEvent(req_id or "SimGateway", f"{what} refused: the gateway was stopped", now, now,
+                       code="gateway_stopped")
         )
         return True
 
@@ -239,7 +242,7 @@ class SimGateway(BaseGateway):
     # -- queries ------------------------------------------------------------------------------
 
     def request_positions(self, req_id: str, inst_id: str | None = None) -> None:
-        if self._refuse_stopped(f"positions {req_id}"):
+        if self._refuse_stopped(f"positions {req_id}", req_id):
             return
         self._send("positions", (req_id, inst_id), lambda _: self._answer_positions(req_id, inst_id))
 
@@ -278,7 +281,7 @@ class SimGateway(BaseGateway):
         self._answer(out)
 
     def request_balance(self, req_id: str) -> None:
-        if self._refuse_stopped(f"balance {req_id}"):
+        if self._refuse_stopped(f"balance {req_id}", req_id):
             return
         self._send("balance", (req_id,), lambda _: self._answer_balance(req_id))
 
@@ -288,12 +291,12 @@ class SimGateway(BaseGateway):
         self._answer([AccountUpdate(a.equity, a.balance, a.available, now, now, req_id=req_id)])
 
     def request_open_orders(self, req_id: str, inst_id: str | None = None) -> None:
-        if self._refuse_stopped(f"orders-pending {req_id}"):
+        if self._refuse_stopped(f"orders-pending {req_id}", req_id):
             return
         self._send("orders-pending", (req_id, inst_id), lambda _: self.exchange.query_open_orders(req_id, inst_id))
 
     def request_order_status(self, req_id: str, inst_id: str, cl_ord_id: str | None, ord_id: str | None) -> None:
-        if self._refuse_stopped(f"order status {req_id}"):
+        if self._refuse_stopped(f"order status {req_id}", req_id):
             return
         self._send(
             "order-status",
@@ -302,7 +305,7 @@ class SimGateway(BaseGateway):
         )
 
     def request_fills(self, req_id: str, inst_id: str, ord_id: str | None = None) -> None:
-        if self._refuse_stopped(f"fills {req_id}"):
+        if self._refuse_stopped(f"fills {req_id}", req_id):
             return
         self._send(
             "fills",
