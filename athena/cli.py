@@ -289,7 +289,23 @@ def scenarios(
     ] = Path("scenarios"),
 ) -> None:
     """Replay captured incidents (disconnects, ghost orders, ...) deterministically and check their invariants."""
-    not_built("scenarios")
+    from rich.console import Console
+
+    from athena.app.scenarios import run_scenarios
+
+    folder = directory if directory.is_dir() else _sample_root(directory)
+    console = Console()
+    results = run_scenarios(folder, names or None)
+    for res in results:
+        mark = "[green]PASS[/green]" if res.passed else "[red]FAIL[/red]"
+        console.print(f"{mark} {res.name}  fingerprint {res.fingerprint[:16]}")
+        for inv in res.invariants:
+            sign = "ok  " if inv.passed else "FAIL"
+            console.print(f"    {sign} {inv.name}: {inv.detail}")
+    failed = [r.name for r in results if not r.passed]
+    console.print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command("sim-server")

@@ -70,7 +70,6 @@ def test_data_has_import_ls_verify(runner: CliRunner):
     [
         (["record"], "athena record: not built yet (see issue 9)"),
         (["live", "--endpoint", "demo"], "athena live: not built yet (see issue 7)"),
-        (["scenarios"], "athena scenarios: not built yet (see issue 5)"),
         (["sim-server", "--port", "0"], "athena sim-server: not built yet (see issue 8)"),
         (["data", "import", "tardis", "a.csv.gz"], "athena data import: not built yet (see issue 3)"),
         (["data", "ls"], "athena data ls: not built yet (see issue 3)"),
@@ -120,3 +119,17 @@ def test_python_dash_m_athena_runs_the_cli():
         [sys.executable, "-m", "athena", "--version"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
     )
     assert (result.returncode, result.stdout) == (0, f"athena {athena.__version__}\n")
+
+
+def test_scenarios_command_runs_every_scenario_and_reports_each_invariant(runner: CliRunner):
+    result = runner.invoke(cli.app, ["scenarios", "--dir", str(ROOT / "scenarios"), "ghost_order"])
+    assert result.exit_code == 0, result.output
+    assert "PASS ghost_order" in result.stdout
+    assert "ghosts_orders_canceled" in result.stdout or "ghost_orders_canceled" in result.stdout
+    assert "1 passed, 0 failed" in result.stdout
+
+
+def test_scenarios_command_with_an_unknown_name_is_one_line(runner: CliRunner):
+    result = runner.invoke(cli.app, ["scenarios", "--dir", str(ROOT / "scenarios"), "nope"])
+    assert result.exit_code == 1
+    assert "nope" in str(result.exception)
