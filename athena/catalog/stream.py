@@ -196,6 +196,7 @@ def merge_windows(
     Rows with ts_recv >= ``end_ns`` are not emitted. Rows before the replay's start are (the
     replay warms its books on them without dispatching)."""
     readers = [_Reader(s, batch_rows) for s in sorted(sources, key=lambda s: (int(s.channel), s.inst_index))]
+    has_funding = any(s.channel is Channel.FUNDING for s in sources)
     te_carry = -(1 << 62)
     tl_carry = -(1 << 62)
     while True:
@@ -226,7 +227,9 @@ def merge_windows(
             continue
         df = pl.concat(parts) if len(parts) > 1 else parts[0]
         if len(parts) > 1:
-            df = df.sort(["ts_recv", "rank", "inst", "ord"])
+            # Parts are concatenated in (rank, instrument) order, each in row order, so a stable
+            # sort on ts_recv alone yields (ts_recv, rank, instrument, row order).
+            df = df.sort("ts_recv", maintain_order=True)
         stop = False
         if end_ns is not None and int(df["ts_recv"][-1]) >= end_ns:
             df = df.filter(pl.col("ts_recv") < end_ns)
@@ -241,7 +244,7 @@ def merge_windows(
             tl_carry = int(df["tl"][-1])
             kd = df["kd"].to_list()
             aux: dict[int, float] = {}
-            if Channel.FUNDING in {s.channel for s in sources}:
+            if has_funding:
                 fund = df.select(pl.int_range(pl.len()).alias("i"), "kd", "fval").filter(
                     (pl.col("kd") & KIND_MASK) == K_FUNDING
                 )

@@ -17,6 +17,7 @@ out twice on purpose, since a call per row would cost more than the rest of the 
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -201,27 +202,137 @@ class Replay:
             while stop_ex > i and te[stop_ex - 1] >= end_ns:
                 stop_ex -= 1
         drain = flush or stop_ex < n
+        fired = False  # a local row dispatched: handlers may have scheduled heap items
+        hooked = False  # an exchange hook ran: it may have scheduled heap items
 
         while True:
+            h = heap[0][0] if heap else _INF
+            t_lo = tl[j] if j < n else _INF
+            if t_lo >= end_ns:
+                t_lo = _INF
+            barrier = h if h < t_lo else t_lo
+            # A. exchange rows up to the next heap item or local row, ties included (exchange first)
+            if i < stop_ex and te[i] <= barrier:
+                i2 = bisect_right(te, barrier, i, stop_ex)
+                while i < i2:
+                    t_ex = te[i]
+                    # 2. exchange row i
+                    k = kd[i]
+                    inst = k >> INST_SHIFT
+                    kk = k & KIND_MASK
+                    if K_BOOK <= kk < K_CHECKPOINT:
+                        m = markets[inst]
+                        book = ex_books[inst]
+                        if kk & F_SNAP and not ex_snap[inst]:
+                            book.bids.clear()
+                            book.asks.clear()
+                            book.best_bid = NO_BID
+                            book.best_ask = NO_ASK
+                            ex_snap[inst] = True
+                            ex_ready[inst] = True
+                        p = tk[i]
+                        q = lt[i]
+                        side = kk & 1
+                        if side:
+                            lv = book.asks
+                            old = lv.get(p, 0)
+                            if q:
+                                lv[p] = q
+                                if p < book.best_ask:
+                                    book.best_ask = p
+                            elif old and p == book.best_ask:
+                                del lv[p]
+                                if lv:
+                                    x = p + 1
+                                    lim = p + _SCAN
+                                    while x < lim and x not in lv:
+                                        x += 1
+                                    book.best_ask = x if x < lim else min(lv)
+                                else:
+                                    book.best_ask = NO_ASK
+                            elif old:
+                                del lv[p]
+                        else:
+                            lv = book.bids
+                            old = lv.get(p, 0)
+                            if q:
+                                lv[p] = q
+                                if p > book.best_bid:
+                                    book.best_bid = p
+                            elif old and p == book.best_bid:
+                                del lv[p]
+                                if lv:
+                                    x = p - 1
+                                    lim = p - _SCAN
+                                    while x > lim and x not in lv:
+                                        x -= 1
+                                    book.best_bid = x if x > lim else max(lv)
+                                else:
+                                    book.best_bid = NO_BID
+                            elif old:
+                                del lv[p]
+                        if m is not None and m.active:
+                            if (
+                                p in m.resting[side]
+                                or p in m.consumed[side]
+                                or (q and (p <= m.our_best_bid if side else p >= m.our_best_ask))
+                            ):
+                                clock._now = t_ex
+                                hooked = True
+                                m.on_book_level(side, p, old, q, tr[i])
+                            if kk & F_EOM and ex_snap[inst]:
+                                clock._now = t_ex
+                                hooked = True
+                                m.on_book_reset()
+                        if kk & F_EOM:
+                            ex_snap[inst] = False
+                    elif kk < K_BOOK:
+                        m = markets[inst]
+                        if m is not None and m.watch_trades:
+                            clock._now = t_ex
+                            hooked = True
+                            m.on_trade(tk[i], lt[i], kk & 1, tid[i], tr[i])
+                    elif kk < K_MARK:
+                        if not ex_ready[inst]:
+                            self._seed(ex_books[inst], kk, tk[i], lt[i])
+                            if kk & F_EOM:
+                                ex_ready[inst] = True
+                    elif kk == K_MARK:
+                        m = markets[inst]
+                        if m is not None:
+                            clock._now = t_ex
+                            hooked = True
+                            m.on_mark_price(tk[i])
+                    elif kk == K_FUNDING:
+                        m = markets[inst]
+                        if m is not None:
+                            clock._now = t_ex
+                            hooked = True
+                            m.on_funding_rate(aux.get(i, 0.0), tid[i])
+                    i += 1
+                    if hooked:  # re-evaluate the barrier: the hook may have scheduled work
+                        hooked = False
+                        break
+                continue
             if i < stop_ex:
                 t_ex = te[i]
             elif drain:
                 t_ex = end_ns  # the range ends inside this window: run everything before its end
             else:
-                break  # rows at or after the last exchange time wait for the next window
-            # 1. heap items and local rows due strictly before the exchange row, in time order.
-            #    A local row j >= i can never qualify: tl[j] >= te[j] >= te[i].
-            while True:
-                t_lo = tl[j] if j < n else _INF
-                if t_lo >= end_ns:
-                    t_lo = _INF
-                if heap:
-                    h = heap[0][0]
-                    if h < t_ex and h <= t_lo:
-                        run_due(h)
-                        continue
-                if t_lo >= t_ex:
-                    break
+                break  # what is left is at or after the last exchange time: wait for the next window
+            # B. a heap item due before the next exchange row, and not after the next local row
+            if h < t_ex and h <= t_lo:
+                run_due(h)
+                continue
+            # C. local rows strictly before the next exchange row and the next heap item
+            lim = t_ex if t_ex < h else h
+            if lim > end_ns:
+                lim = end_ns
+            j2 = bisect_left(tl, lim, j, n)
+            if j2 <= j:
+                break
+            while j < j2:
+                t_lo = tl[j]
                 # ---- local row j ----
                 k = kd[j]
                 inst = k >> INST_SHIFT
@@ -284,12 +395,14 @@ class Replay:
                         lo_snap[inst] = False
                         msg_start = -1
                         msg_count += 1
+                        fired = True
                         publish(ev)
                         if checkpoint is not None and msg_count % cp_every == 0:
                             checkpoint(msg_count, book)
                 elif kk < K_BOOK:
                     clock._now = t_lo
                     stats.trades += 1
+                    fired = True
                     publish(TickEvent(books[inst].inst_id, tid[j], tk[j], lt[j], _SIDES[kk & 1], tr[j], t_lo))
                 elif kk < K_MARK:  # checkpoint: seeds a book that has none, else only confirms it
                     if not lo_ready[inst]:
@@ -298,102 +411,18 @@ class Replay:
                             lo_ready[inst] = True
                 elif kk == K_MARK:
                     clock._now = t_lo
+                    fired = True
                     publish(MarkPriceEvent(books[inst].inst_id, tk[j], tr[j], t_lo))
                 elif kk == K_FUNDING:
                     clock._now = t_lo
+                    fired = True
                     publish(FundingEvent(books[inst].inst_id, aux.get(j, 0.0), tid[j], tr[j], t_lo))
                 j += 1
-            if i >= stop_ex:
-                break
-            # 2. exchange row i
-            k = kd[i]
-            inst = k >> INST_SHIFT
-            kk = k & KIND_MASK
-            if K_BOOK <= kk < K_CHECKPOINT:
-                m = markets[inst]
-                book = ex_books[inst]
-                if kk & F_SNAP and not ex_snap[inst]:
-                    book.bids.clear()
-                    book.asks.clear()
-                    book.best_bid = NO_BID
-                    book.best_ask = NO_ASK
-                    ex_snap[inst] = True
-                    ex_ready[inst] = True
-                p = tk[i]
-                q = lt[i]
-                side = kk & 1
-                if side:
-                    lv = book.asks
-                    old = lv.get(p, 0)
-                    if q:
-                        lv[p] = q
-                        if p < book.best_ask:
-                            book.best_ask = p
-                    elif old and p == book.best_ask:
-                        del lv[p]
-                        if lv:
-                            x = p + 1
-                            lim = p + _SCAN
-                            while x < lim and x not in lv:
-                                x += 1
-                            book.best_ask = x if x < lim else min(lv)
-                        else:
-                            book.best_ask = NO_ASK
-                    elif old:
-                        del lv[p]
-                else:
-                    lv = book.bids
-                    old = lv.get(p, 0)
-                    if q:
-                        lv[p] = q
-                        if p > book.best_bid:
-                            book.best_bid = p
-                    elif old and p == book.best_bid:
-                        del lv[p]
-                        if lv:
-                            x = p - 1
-                            lim = p - _SCAN
-                            while x > lim and x not in lv:
-                                x -= 1
-                            book.best_bid = x if x > lim else max(lv)
-                        else:
-                            book.best_bid = NO_BID
-                    elif old:
-                        del lv[p]
-                if m is not None and m.active:
-                    if (
-                        p in m.resting[side]
-                        or p in m.consumed[side]
-                        or (q and (p <= m.our_best_bid if side else p >= m.our_best_ask))
-                    ):
-                        clock._now = t_ex
-                        m.on_book_level(side, p, old, q, tr[i])
-                    if kk & F_EOM and ex_snap[inst]:
-                        clock._now = t_ex
-                        m.on_book_reset()
-                if kk & F_EOM:
-                    ex_snap[inst] = False
-            elif kk < K_BOOK:
-                m = markets[inst]
-                if m is not None and m.watch_trades:
-                    clock._now = t_ex
-                    m.on_trade(tk[i], lt[i], kk & 1, tid[i], tr[i])
-            elif kk < K_MARK:
-                if not ex_ready[inst]:
-                    self._seed(ex_books[inst], kk, tk[i], lt[i])
-                    if kk & F_EOM:
-                        ex_ready[inst] = True
-            elif kk == K_MARK:
-                m = markets[inst]
-                if m is not None:
-                    clock._now = t_ex
-                    m.on_mark_price(tk[i])
-            elif kk == K_FUNDING:
-                m = markets[inst]
-                if m is not None:
-                    clock._now = t_ex
-                    m.on_funding_rate(aux.get(i, 0.0), tid[i])
-            i += 1
+                if fired:  # handlers ran: an earlier heap item may now cut the run short
+                    fired = False
+                    if heap and heap[0][0] < lim:
+                        lim = heap[0][0]
+                        j2 = bisect_left(tl, lim, j, j2)
 
         stats.rows += stop_ex - i_first
         if n:
