@@ -334,7 +334,9 @@ def sim_server(
     ] = BookChecksum.ZERO,
 ) -> None:
     """Serve the OKX REST and WebSocket protocol on 127.0.0.1 over the simulated exchange (for live-path tests)."""
-    not_built("sim-server")
+    from athena.app.sim_server import serve
+
+    serve(data, start, end, speed, port, faults, book_checksum.value)
 
 
 DataDirOpt = Annotated[

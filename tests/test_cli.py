@@ -70,7 +70,6 @@ def test_data_has_import_ls_verify(runner: CliRunner):
     [
         (["record"], "athena record: not built yet (see issue 9)"),
         (["live", "--endpoint", "demo"], "athena live: not built yet (see issue 7)"),
-        (["sim-server", "--port", "0"], "athena sim-server: not built yet (see issue 8)"),
         (["data", "import", "tardis", "a.csv.gz"], "athena data import: not built yet (see issue 3)"),
         (["data", "ls"], "athena data ls: not built yet (see issue 3)"),
     ],
