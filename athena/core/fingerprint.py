@@ -69,7 +69,12 @@ class Fingerprint:
             names = self._names[cls] = _slot_names(cls)
         vals = [getattr(event, n) for n in names]
         for i, v in enumerate(vals):
-            if type(v) not in _PLAIN:
+            t = type(v)
+            if t in _PLAIN:
+                continue
+            if issubclass(t, Enum):
+                vals[i] = v._value_
+            else:
                 vals[i] = canonical(v)
         self._h.update(f"E|{cls.__name__}|{vals!r}\n".encode())
         self.events += 1

@@ -16,15 +16,16 @@ from fractions import Fraction
 
 from athena.model.enums import Side
 
-_ZERO = Fraction(0)
-
 
 @dataclass(slots=True)
 class Position:
     inst_id: str
     lots: int = 0  # signed: > 0 long, < 0 short
-    cost: Fraction = _ZERO  # signed basis: Σ ticks×lots of the open part (negative when short)
-    realized: Fraction = _ZERO  # tick×lot units
+    # Signed basis Σ ticks×lots of the open part (negative when short), and realized PnL, both in
+    # tick×lot units: plain ints while they are whole (the common case, and fast), exact
+    # Fractions once a partial close leaves a remainder.
+    cost: int | Fraction = 0
+    realized: int | Fraction = 0
     fees: float = 0.0  # OKX sign: negative = paid
     funding: float = 0.0  # quote currency, received > 0
     last_trade_id: int | None = None
@@ -38,9 +39,9 @@ class Position:
         """Average entry in ticks (exact), None when flat."""
         if self.lots == 0:
             return None
-        return self.cost / self.lots
+        return Fraction(self.cost) / self.lots
 
-    def apply_fill(self, side: Side, ticks: int, lots: int, fee: float = 0.0) -> Fraction:
+    def apply_fill(self, side: Side, ticks: int, lots: int, fee: float = 0.0) -> int | Fraction:
         """Apply one fill; returns the PnL it realized (tick×lot units)."""
         if lots <= 0:
             raise ValueError(f"fill size must be positive, got {lots}")
@@ -50,28 +51,37 @@ class Position:
         if pos == 0 or (pos > 0) == (signed > 0):
             self.lots = pos + signed
             self.cost += ticks * signed
-            return _ZERO
+            return 0
         closing = min(lots, abs(pos))
-        avg = self.cost / pos
-        # Long closed by a sell: (exit - avg) per lot; short closed by a buy: (avg - exit).
+        # The closed share of the basis at the average, exact: cost × closing ÷ |pos|.
         direction = 1 if pos > 0 else -1
-        pnl = (ticks - avg) * closing * direction
+        share = self.cost * closing
+        if isinstance(share, int) and share % pos == 0:
+            basis_closed = share // pos * direction
+        else:
+            basis_closed = Fraction(share) / pos * direction
+        # Long closed by a sell: exit − avg per lot; short closed by a buy: avg − exit.
+        pnl = ticks * closing * direction - basis_closed
         self.realized += pnl
-        self.cost -= avg * closing * direction
+        self.cost -= basis_closed
         self.lots = pos + signed
         if self.lots == 0:
-            self.cost = _ZERO
+            self.cost = 0
         elif (self.lots > 0) != (pos > 0):  # flipped through zero: the rest opens at this price
-            self.cost = Fraction(ticks * self.lots)
+            self.cost = ticks * self.lots
         return pnl
 
-    def unrealized(self, mark_ticks: int) -> Fraction:
+    def unrealized(self, mark_ticks: int) -> int | Fraction:
         """Open PnL at ``mark_ticks`` in tick×lot units."""
         if self.lots == 0:
-            return _ZERO
+            return 0
         return mark_ticks * self.lots - self.cost
 
     def reset_to(self, lots: int, avg_ticks: Fraction | int | None) -> None:
         """Adopt another truth (the exchange's) for size and average; realized PnL is kept."""
         self.lots = lots
-        self.cost = _ZERO if lots == 0 or avg_ticks is None else Fraction(avg_ticks) * lots
+        if lots == 0 or avg_ticks is None:
+            self.cost = 0
+        else:
+            c = Fraction(avg_ticks) * lots
+            self.cost = c.numerator if c.denominator == 1 else c
