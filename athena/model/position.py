@@ -69,6 +69,10 @@ class Position:
             self.cost = 0
         elif (self.lots > 0) != (pos > 0):  # flipped through zero: the rest opens at this price
             self.cost = ticks * self.lots
+        elif type(self.cost) is Fraction and self.cost.denominator == 1:
+            self.cost = self.cost.numerator  # whole again: back to the fast int
+        if type(self.realized) is Fraction and self.realized.denominator == 1:
+            self.realized = self.realized.numerator
         return pnl
 
     def unrealized(self, mark_ticks: int) -> int | Fraction:
