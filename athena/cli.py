@@ -181,7 +181,7 @@ def backtest(
     inst: Annotated[
         str | None, typer.Option("--inst", help="instrument to replay; default: config backtest.inst")
     ] = None,
-    strategy: StrategyOpt = "maker",
+    strategy: StrategyOpt = "scalper_v1",
     config: ConfigOpt = None,
     data: Annotated[
         Path | None,

@@ -2,7 +2,9 @@
 
 Cases, each in its own process so peak RSS is its own:
   replay_sample    catalog → merge → both books → dispatch, a strategy that only listens (the data path)
-  backtest_sample  the same through SimExchange, OMS and the example strategy (``maker``): the full stack
+  backtest_sample  the same through SimExchange, OMS and ScalperV1: the full stack
+  maker_sample     the full stack with the example post-only maker, which requotes and fills
+                   every second or so: the cost of a heavy order flow
   replay_real / backtest_real   the same on real Binance USDⓈ-M L2 data (../shared/data/real/tardis),
                    imported once into .bench/catalog
   rss_half_sample  the first half of the sample's range: peak RSS must not grow with the range
@@ -28,7 +30,8 @@ TARDIS = SHARED / "data" / "real" / "tardis"
 BENCH_CATALOG = ROOT / ".bench" / "catalog"
 REAL_FILES = ("binance-futures_incremental_book_L2_BTCUSDT_2024-07-18.csv.gz",
               "binance-futures_trades_BTCUSDT_2024-07-18.csv.gz")
-CASES = ("replay_sample", "backtest_sample", "rss_half_sample", "replay_real", "backtest_real")
+CASES = ("replay_sample", "backtest_sample", "maker_sample", "rss_half_sample", "replay_real", "backtest_real",
+         "maker_real")
 
 
 def _peak_rss_mb() -> float:
@@ -78,7 +81,7 @@ def run_case(case: str) -> dict:
         if not any(SAMPLE.glob("*/books")):
             return {"bench": case, "skipped": "data/sample holds no catalog"}
         root, venue, inst = SAMPLE, "okx", "BTC-USDT-SWAP"
-    strategy = _listener() if case.startswith("replay") else "maker"
+    strategy = _listener() if case.startswith("replay") else "maker" if case.startswith("maker") else "scalper_v1"
     start = end = None
     if case == "rss_half_sample":
         s = next(x for x in Catalog(root).summary(venue) if x.inst == inst and x.channel.dirname == "books")
