@@ -351,19 +351,49 @@ def data_import(
     data: DataDirOpt = None,
 ) -> None:
     """Import Tardis files, OKX trade-history CSVs or raw OKX WebSocket logs into the catalog."""
-    not_built("data import")
+    from athena.app.data import import_files
+
+    result = import_files(source.value, files, _catalog_root(data), progress=sys.stderr.isatty())
+    for line in result.lines():
+        typer.echo(line)
+
+
+def _catalog_root(data: Path | None) -> Path:
+    if data is not None:
+        return data
+    from athena.config.loader import load_config
+
+    return load_config().catalog_root
 
 
 @data_app.command("ls")
 def data_ls(data: DataDirOpt = None) -> None:
-    """List what the catalog holds: venue, channel, instrument, days, rows."""
-    not_built("data ls")
+    """List what the catalog holds: venue, channel, instrument, days, rows, gaps."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from athena.app.data import ls
+
+    rows = ls(_catalog_root(data))
+    table = Table(title=f"catalog {_catalog_root(data)}")
+    for col in ("venue", "channel", "inst", "from .. to (UTC, ts_recv)", "rows", "files", "gaps"):
+        table.add_column(col, justify="right" if col in ("rows", "files") else "left")
+    for r in rows:
+        gaps = ", ".join(d.isoformat() for d in r.gaps) or "none"
+        table.add_row(r.venue, r.channel.dirname, r.inst, r.date_range, f"{r.rows:,}", str(r.files), gaps)
+    Console().print(table if rows else "the catalog is empty")
 
 
 @data_app.command("verify")
 def data_verify(data: DataDirOpt = None) -> None:
-    """Check the catalog: schemas, time order, book sequence and checksums, gaps."""
-    not_built("data verify")
+    """Check the catalog: book seq continuity and checksums, time order, gaps; exit 1 on any failure."""
+    from athena.app.data import verify
+
+    report = verify(_catalog_root(data))
+    for line in report.lines():
+        typer.echo(line)
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -70,8 +70,6 @@ def test_data_has_import_ls_verify(runner: CliRunner):
     [
         (["record"], "athena record: not built yet (see issue 9)"),
         (["live", "--endpoint", "demo"], "athena live: not built yet (see issue 7)"),
-        (["data", "import", "tardis", "a.csv.gz"], "athena data import: not built yet (see issue 3)"),
-        (["data", "ls"], "athena data ls: not built yet (see issue 3)"),
     ],
 )
 def test_command_not_built_yet_says_so_in_one_line_and_exits_2(runner: CliRunner, args: list[str], line: str):
@@ -132,3 +130,18 @@ def test_scenarios_command_with_an_unknown_name_is_one_line(runner: CliRunner):
     result = runner.invoke(cli.app, ["scenarios", "--dir", str(ROOT / "scenarios"), "nope"])
     assert result.exit_code == 1
     assert "nope" in str(result.exception)
+
+
+def test_data_ls_and_verify_on_the_sample(runner: CliRunner):
+    ls = runner.invoke(cli.app, ["data", "ls", "--data", str(ROOT / "data" / "sample")])
+    assert ls.exit_code == 0, ls.output
+    assert "books" in ls.stdout and "BTC-USDT-SWAP" in ls.stdout and "1,005,926" in ls.stdout
+    ok = runner.invoke(cli.app, ["data", "verify", "--data", str(ROOT / "data" / "sample")])
+    assert ok.exit_code == 0, ok.output
+    assert ok.stdout.startswith("OK")
+
+
+def test_data_import_of_a_missing_file_is_one_line(runner: CliRunner, tmp_path: Path):
+    res = runner.invoke(cli.app, ["data", "import", "tardis", str(tmp_path / "nope.csv.gz"), "--data", str(tmp_path)])
+    assert res.exit_code == 1
+    assert "no such file" in str(res.exception)

@@ -33,6 +33,7 @@ EVERY_LAYER_BUT_CLI = frozenset(
         "athena/sim",
         "athena/report",
         "athena/app",
+        "recorder",  # DESIGN.md §2: app wires every layer (the recording service included) but cli.py
     }
 )
 
