@@ -86,8 +86,10 @@ def run_case(case: str) -> dict:
     if case == "rss_half_sample":
         s = next(x for x in Catalog(root).summary(venue) if x.inst == inst and x.channel.dirname == "books")
         start, end = s.first_ts_recv, s.first_ts_recv + (s.last_ts_recv - s.first_ts_recv) // 2  # type: ignore[operator]
+    # Binance's BTCUSDT stand-in has ctVal 1 (a contract is 1 BTC): trade 0.01 BTC, as 1 OKX contract is
+    strat_cfg = {"order_size": 0.01} if case == "backtest_real" else {}
     req = BacktestRequest(config=cfg, data_root=root, venue=venue, inst_ids=(inst,), strategy=strategy,
-                          start_ns=start, end_ns=end)
+                          start_ns=start, end_ns=end, strategy_config=strat_cfg)
     t0 = time.perf_counter()
     res = run_backtest(req)
     total = time.perf_counter() - t0

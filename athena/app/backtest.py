@@ -228,7 +228,8 @@ def run_backtest(req: BacktestRequest, progress: Progress | None = None) -> Back
     capital = CapitalCommander(total, {sid: allocations.get(sid, 1.0)}, leverage=bt.leverage, instruments=specs)
     capital.attach(bus)
     risk = PreTradeCheck(RiskLimits.from_config(cfg.risk))
-    strat_cfg = {**cfg.strategies.get(sid, {}), **req.strategy_config}
+    # The strategy trades the replayed instrument unless the request names another one itself.
+    strat_cfg = {**cfg.strategies.get(sid, {}), "inst_id": req.inst_ids[0], **req.strategy_config}
     cls = strategy_class(sid)
     oms = OrderManager(
         clock, bus, gateway, capital, risk, specs, local_books,
