@@ -109,6 +109,12 @@ class ScalperV1Config(BaseModel):
     cooldown_seconds: float = Field(
         0.0, ge=0, description="pacing: no entry this long after the last exit fill (0 = HFT mode; 30-60 live)"
     )
+    reject_backoff_s: float = Field(
+        1.0,
+        ge=0,
+        description="after an entry the OMS or the exchange refused, wait this long before the next "
+        "(a refusal for risk or capital repeats on every trade until something changes)",
+    )
     post_exit_lock_s: float = Field(
         10.0, ge=0, description="safety floor: no entry this long after the last exit fill, whatever the cooldown"
     )

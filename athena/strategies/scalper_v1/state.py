@@ -56,6 +56,7 @@ class StateManager:
         "chasing",
         "cooldown_ns",
         "entry_avg",
+        "entry_blocked_until",
         "entry_time",
         "exit_order_id",
         "highest_pnl_pct",
@@ -67,12 +68,15 @@ class StateManager:
         "maker_order_price",
         "maker_order_side",
         "maker_order_time",
+        "reject_backoff_ns",
         "trailing_armed",
     )
 
     def __init__(self, cfg: ScalperV1Config, spec: InstrumentSpec) -> None:
         self.cooldown_ns = seconds_to_ns(cfg.cooldown_seconds)
         self.lock_ns = seconds_to_ns(cfg.post_exit_lock_s)
+        self.reject_backoff_ns = seconds_to_ns(cfg.reject_backoff_s)
+        self.entry_blocked_until = 0  # after a refused entry
         # |pos| > limit  <=>  |pos| > floor(limit) for an integer pos
         self.anomaly_limit_lots = math.floor(contracts_to_lots(cfg.position_anomaly_limit, spec))
         self._act_num, self._act_den = exact_ratio(cfg.trailing_activation_pct)
@@ -188,8 +192,17 @@ class StateManager:
         t = self.last_exit_time
         return t is not None and now_ns - t < self.cooldown_ns
 
+    def entry_refused(self, now_ns: int) -> None:
+        """An entry was refused: no new one before the backoff has passed."""
+        self.entry_blocked_until = now_ns + self.reject_backoff_ns
+
     def can_enter(self, now_ns: int) -> bool:
-        return self.valve_open() and not self.in_post_exit_lock(now_ns) and not self.in_cooldown(now_ns)
+        return (
+            self.valve_open()
+            and now_ns >= self.entry_blocked_until
+            and not self.in_post_exit_lock(now_ns)
+            and not self.in_cooldown(now_ns)
+        )
 
     def is_anomalous(self, lots: int | None = None) -> bool:
         """|position| beyond ``position_anomaly_limit`` (ours, or the ``lots`` given)."""

@@ -134,6 +134,8 @@ class ScalperV1(BaseStrategy):
     def on_order_update(self, event: OrderUpdate) -> None:
         order = event.order
         if order.state.is_terminal:
+            if order.state is OrderState.REJECTED and order.cl_ord_id == self.state.maker_order_id:
+                self.state.entry_refused(self.clock.now_ns())
             self._order_ended(order)
             return
         state = self.state
@@ -176,7 +178,9 @@ class ScalperV1(BaseStrategy):
         if px is None:
             return
         order = self._send(side, self.order_lots, px, OrderType.POST_ONLY, Tag.ENTRY, self.stop_distance(px))
-        if not order.state.is_terminal:  # a refusal published synchronously must not close the valve
+        if order.state is OrderState.REJECTED:  # refused before it was sent (risk, capital): back off
+            self.state.entry_refused(now)
+        elif not order.state.is_terminal:  # a refusal published synchronously must not close the valve
             self.state.entry_sent(order.cl_ord_id, side, px, now)
 
     def _exit(self) -> None:

@@ -166,3 +166,15 @@ def test_trailing_uses_the_average_entry_exactly():
 def test_trailing_is_idle_when_flat():
     s = sm()
     assert not s.trailing_exit(500_000) and s.best_price is None and s.pnl_pct(500_000) == 0.0
+
+
+def test_a_refused_entry_blocks_the_next_one_for_the_backoff():
+    from athena.model.instrument import BTC_USDT_SWAP
+    from athena.strategies.scalper_v1.config import ScalperV1Config
+    from athena.strategies.scalper_v1.state import StateManager
+
+    st = StateManager(ScalperV1Config(reject_backoff_s=1.0), BTC_USDT_SWAP)
+    assert st.can_enter(5_000_000_000)
+    st.entry_refused(5_000_000_000)
+    assert not st.can_enter(5_999_999_999)
+    assert st.can_enter(6_000_000_000)

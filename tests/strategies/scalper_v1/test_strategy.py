@@ -284,13 +284,15 @@ def test_one_way_valve_no_second_entry_while_an_order_works_or_a_position_is_ope
     assert len(r.submits) == 1
 
 
-def test_a_refused_entry_reopens_the_valve():
+def test_a_refused_entry_reopens_the_valve_after_the_reject_backoff():
     r = Rig()
     r.oms.refuse_next = True
     r.burst(T0)
     assert len(r.submits) == 1 and r.last().state is OrderState.REJECTED
     assert r.s.state.maker_order_id is None
-    r.trade(T0 + 2_000_000, PX, 1, Side.BUY)
+    r.trade(T0 + 2_000_000, PX, 1, Side.BUY)  # within reject_backoff_s (1 s): no new attempt
+    assert len(r.submits) == 1
+    r.trade(T0 + 1_000_000_000 + 2_000_000, PX, 1, Side.BUY)
     assert len(r.submits) == 2 and r.last().state is OrderState.SUBMITTED
 
 
