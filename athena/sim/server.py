@@ -91,7 +91,7 @@ class SimServerConfig:
     port: int = 0
     speed: float = 1.0  # data seconds per wall second; 0 = as fast as the loop allows
     book_checksum: BookChecksumMode = BookChecksumMode.ZERO
-    idle_timeout_s: float = 30.0  # close a socket that sent nothing for this long (§1.2)
+    idle_timeout_s: float = 30.0  # close a socket when nothing was exchanged for this long (§1.2)
     book_keepalive_s: float = 60.0  # empty books update when the book was unchanged this long (§3.2 rule 4)
     max_skew_s: float = 30.0  # REST / WS login timestamps further off are expired (50102 / 60006)
     rest_rate_limits: bool = True
@@ -826,6 +826,7 @@ class SimServer:
                 if text is None:
                     return
                 await c.ws.send_str(text)
+                c.last_recv_ns = time.time_ns()  # OKX closes when nothing is exchanged, either way (§1.2)
         except (ConnectionResetError, RuntimeError, asyncio.CancelledError):
             return
         except Exception:

@@ -330,7 +330,9 @@ class WsBaseGateway:
         loop = asyncio.get_running_loop()
         last_rx = loop.time()
         last_tx = last_rx
-        while True:
+        # Checked per frame: under a continuous stream wait_for may swallow stop()'s cancellation
+        # (CPython 3.11), so the loop must see the flag itself.
+        while not self._stopping:
             now = loop.time()
             wait = min(last_rx + self.watchdog_s, max(last_rx, last_tx) + self.ping_interval_s) - now
             try:

@@ -58,6 +58,8 @@ _BBO: Final = OkxChannel.BBO_TBT.value
 _CANDLE: Final = "candle"
 
 
+RESYNC_RETRY_NS = 1_000_000_000  # a book still waiting for its snapshot after 1 s asks again
+
 class OkxPublicWsGateway(WsBaseGateway):
     """Public (or business, for candles) market data of the instruments in ``specs``."""
 
@@ -79,6 +81,9 @@ class OkxPublicWsGateway(WsBaseGateway):
         self.max_candles = max_candles
         self.books: dict[tuple[str, str], L2Book] = {}
         self._resyncing: set[tuple[str, str]] = set()
+        # when each waiting book last asked for its snapshot: a snapshot that never comes (lost on the
+        # wire while updates flow again) is asked for again after RESYNC_RETRY_NS
+        self._resync_asked: dict[tuple[str, str], int] = {}
         self.resyncs = 0
 
     async def subscribe_channel(self, channel: str, inst_id: str) -> None:
@@ -184,7 +189,10 @@ class OkxPublicWsGateway(WsBaseGateway):
         snapshot = push.is_snapshot
         for d in push.data:
             if not snapshot and key in self._resyncing:
-                continue  # stale updates of a book waiting for its fresh snapshot
+                # stale updates of a book waiting for its fresh snapshot; ask again if it is late
+                if now - self._resync_asked.get(key, now) >= RESYNC_RETRY_NS:
+                    self._ask_snapshot(key, now)
+                continue
             bids = book_levels(spec, d.bids)
             asks = book_levels(spec, d.asks)
             ts_event = ms_to_ns(d.ts)
@@ -201,6 +209,7 @@ class OkxPublicWsGateway(WsBaseGateway):
                 return
             if snapshot and key in self._resyncing:
                 self._resyncing.discard(key)
+                self._resync_asked.pop(key, None)
                 self._connection(ConnectionStatus.RESYNCED, f"fresh snapshot, seqId {d.seq_id}", f"{channel}:{inst_id}")
             n_b = len(bids)
             sides = [BID] * n_b + [ASK] * len(asks)
@@ -221,8 +230,12 @@ class OkxPublicWsGateway(WsBaseGateway):
         if first:
             self.resyncs += 1
             log.warning("%s: %s %s: %s; resubscribing for a fresh snapshot", self.name, channel, inst_id, err)
-            arg = {"channel": channel, "instId": inst_id}
-            self.spawn(self.resubscribe(arg), f"resync:{channel}:{inst_id}")
+            self._ask_snapshot(key, self._now_ns())
+
+    def _ask_snapshot(self, key: tuple[str, str], now: int) -> None:
+        channel, inst_id = key
+        self._resync_asked[key] = now
+        self.spawn(self.resubscribe({"channel": channel, "instId": inst_id}), f"resync:{channel}:{inst_id}")
 
     def _on_down(self, reason: str) -> None:
         # The reconnect subscribes afresh: every book starts again from a snapshot, and that
@@ -231,3 +244,4 @@ class OkxPublicWsGateway(WsBaseGateway):
             if book.synced:
                 book.clear()
                 self._resyncing.add(key)
+                self._resync_asked[key] = self._now_ns()  # the reconnect's subscribe asks for it
