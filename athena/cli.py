@@ -155,7 +155,9 @@ def record(
     inst: Annotated[
         list[str] | None,
         typer.Option(
-            "--inst", help="instrument to record, e.g. BTC-USDT-SWAP; repeat for more; default: config symbols"
+            "--inst",
+            help="instruments to record, e.g. BTC-USDT-SWAP,ETH-USDT-SWAP (comma list, or repeat the option); "
+            "default: config symbols",
         ),
     ] = None,
     channels: Annotated[
@@ -171,7 +173,13 @@ def record(
     endpoint: EndpointOpt = None,
 ) -> None:
     """Record OKX public market data into the Parquet catalog, loss-aware and crash-safe (runs until Ctrl-C)."""
-    not_built("record")
+    from athena.app.record import run_record
+
+    insts = [i.strip() for item in inst for i in item.split(",") if i.strip()] if inst else None
+    report = run_record(insts, channels, data, endpoint, status=sys.stderr.isatty())
+    if report is not None:
+        for line in report.lines():
+            typer.echo(line)
 
 
 @app.command()

@@ -68,7 +68,6 @@ def test_data_has_import_ls_verify(runner: CliRunner):
 @pytest.mark.parametrize(
     ("args", "line"),
     [
-        (["record"], "athena record: not built yet (see issue 9)"),
         (["live", "--endpoint", "demo"], "athena live: not built yet (see issue 7)"),
     ],
 )
