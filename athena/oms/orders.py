@@ -598,15 +598,17 @@ class OrderManager:
                 strategy_id="kill",
                 tag=TAG_CLOSE,
             )
-            return self._new_track(o)
+            # A refused close-position (51023 when the account is already flat) was never placed:
+            # unacked, so the refusal ends it instead of leaving it open forever.
+            return self._new_track(o, acked=r.s_code == "0")
         return None
 
-    def _new_track(self, o: Order, key: str | None = None) -> _Track:
+    def _new_track(self, o: Order, key: str | None = None, *, acked: bool = True) -> _Track:
         now = self._clock.now_ns()
         o.ts_created = o.ts_last = now
         o.transition(S.SUBMITTED)
         self._seq += 1
-        t = _Track(o, key or o.cl_ord_id, self._seq, acked=True)
+        t = _Track(o, key or o.cl_ord_id, self._seq, acked=acked)
         self._tracks[t.key] = t
         self._open[t.key] = t
         return t
@@ -723,6 +725,10 @@ class OrderManager:
     def _apply_fill_figures(self, t: _Track, r: OrderReport) -> None:
         o = t.order
         acc = r.acc_fill_lots
+        if o.tag == TAG_CLOSE and max(r.size_lots, acc) > o.size_lots:
+            # A close-position's size is the exchange's position, which this process may not know
+            # (a fresh `--flatten`): the exchange's figures size it, never our guess.
+            o.size_lots = max(r.size_lots, acc)
         if acc > o.size_lots:
             self._error(
                 "overfill",

@@ -241,13 +241,6 @@ def test_a_known_fake_secret_never_appears_in_logs_output_or_result(emulator, ca
 # -- OMS bugs found by the flatten path (athena/oms/orders.py; not this file's to fix) -------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "athena/oms/orders.py OrderManager._adopt_own (~line 586-601) adopts the ack of a close-position under "
-    "our clOrdId through _new_track (acked=True, ~line 604-612); when OKX refuses it (51023 'Position does "
-    "not exist', which happens whenever a kill round closes an account that just went flat), _on_refusal "
-    "(~line 690) only ends an order that was not acked, so the close order stays open forever and every TTL "
-    "query logs 'order_vanished'. Fix: in _adopt_own, end a close-position report with s_code != '0' as "
-    "REJECTED (or create the track unacked so _on_refusal -> _end_unplaced)."))
 def test_a_refused_close_position_does_not_stay_open():
     rig = make_rig()
     rig.om.kill_switch(INST)
@@ -258,13 +251,6 @@ def test_a_refused_close_position_does_not_stay_open():
     assert rig.om.open_orders() == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "athena/oms/orders.py OrderManager._adopt_own (~line 588-600) sizes an adopted close-position order from "
-    "the shadow ledger (position_lots) when the ack (no size) arrives before the orders push; in a process that "
-    "did not open the position (`athena live --flatten` after a restart) the ledger is 0, the order is sized "
-    "1 lot, and its fills are refused as 'overfill' and never published as ORDER_FILLED. Fix: let the first "
-    "report carrying sz set the size of an adopted close order (or size it from the kill switch's last "
-    "exchange positions answer, KillState.seen_lots)."))
 def test_a_close_position_fill_larger_than_the_ledger_knows_is_published():
     rig = make_rig()
     rig.om.kill_switch(INST)
