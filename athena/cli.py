@@ -5,9 +5,6 @@ options and help, the global ``--log-level`` / ``--json-logs``, and the contract
 ``AthenaError``: ``main()`` prints ``athena: <message>`` as one line on stderr and exits with the
 error's exit code (1), never a traceback for a user mistake. A traceback means a bug of ours.
 Never: holds trading logic or builds engines itself (that is ``athena.app``); nothing imports it.
-
-A command whose issue has not landed calls ``not_built``; the work that builds it replaces that
-one call with a call into ``athena.app``.
 """
 
 from __future__ import annotations
@@ -19,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
@@ -27,16 +24,6 @@ from athena import __version__
 from athena.config.models import LogLevel
 from athena.core.logs import setup_logging
 from athena.errors import AthenaError
-
-# The issue that builds each command; ``not_built`` names it.
-ISSUES: dict[str, int] = {
-    "backtest": 4,
-    "data": 3,
-    "scenarios": 5,
-    "live": 7,
-    "sim-server": 8,
-    "record": 9,
-}
 
 
 class ImportSource(StrEnum):
@@ -60,13 +47,6 @@ class GlobalOptions:
 
     log_level: LogLevel | None
     json_logs: bool
-
-
-def not_built(command: str) -> NoReturn:
-    """Say in one line that ``command`` is not built yet and exit 2 (no traceback)."""
-    issue = ISSUES[command.split()[0]]
-    typer.echo(f"athena {command}: not built yet (see issue {issue})", err=True)
-    raise typer.Exit(2)
 
 
 def _iso(value: str | datetime | None) -> datetime | None:
@@ -286,7 +266,16 @@ def live(
     ] = False,
 ) -> None:
     """Trade live on OKX (demo or production) or against `athena sim-server`, with the backtested code."""
-    not_built("live")
+    from athena.app.live import run_live
+
+    res = run_live(strategy, [config] if config else [], endpoint, flatten)
+    typer.echo(f"athena live: {res.strategy} on {', '.join(res.instruments)} via {res.endpoint}, "
+               f"stopped by {res.stopped_by.value} after {res.wall_s:.1f} s")
+    typer.echo(f"  orders {res.orders_submitted}, fills {len(res.fills)}, open orders {res.open_orders}, "
+               f"positions {res.positions or 'flat'}{', flattened' if res.flattened else ''}")
+    ex = "n/a" if res.exchange_equity is None else f"{res.exchange_equity:,.2f}"
+    typer.echo(f"  equity {res.equity:,.2f} USDT (exchange {ex}), realized {res.realized_pnl:+,.2f}, "
+               f"fees {res.fees:+,.2f}, errors {res.errors}, ghosts canceled {res.ghosts_canceled}")
 
 
 @app.command()

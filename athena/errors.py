@@ -16,12 +16,6 @@ class AthenaError(Exception):
     exit_code: int = 1
 
 
-class NotBuiltError(AthenaError):
-    """A command whose issue has not landed yet."""
-
-    exit_code = 2
-
-
 class ConfigError(AthenaError):
     """Invalid configuration: names the file, the key, the value and what was expected."""
 

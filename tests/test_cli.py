@@ -65,17 +65,6 @@ def test_data_has_import_ls_verify(runner: CliRunner):
     assert [n for n in first_words(result.stdout) if n in ("import", "ls", "verify")] == ["import", "ls", "verify"]
 
 
-@pytest.mark.parametrize(
-    ("args", "line"),
-    [
-        (["live", "--endpoint", "demo"], "athena live: not built yet (see issue 7)"),
-    ],
-)
-def test_command_not_built_yet_says_so_in_one_line_and_exits_2(runner: CliRunner, args: list[str], line: str):
-    result = runner.invoke(cli.app, args)
-    assert (result.exit_code, result.stderr, result.stdout) == (2, line + "\n", "")
-
-
 def test_bad_iso_time_is_a_usage_error(runner: CliRunner):
     result = runner.invoke(cli.app, ["backtest", "--from", "yesterday"])
     assert result.exit_code == 2
@@ -85,12 +74,12 @@ def test_bad_iso_time_is_a_usage_error(runner: CliRunner):
 def test_athena_error_in_a_command_prints_one_line_and_exits_1(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ):
-    def failing(command: str) -> None:
+    def failing(data_root: Path) -> None:
         raise ConfigError("config/local.json: capital.total_usdt = 'lots' — expected a number")
 
-    monkeypatch.setattr(cli, "not_built", failing)
+    monkeypatch.setattr("athena.app.data.verify", failing)
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(["record"])
+        cli.main(["data", "verify", "--data", "."])
     captured = capsys.readouterr()
     assert exit_info.value.code == 1
     assert captured.err == "athena: config/local.json: capital.total_usdt = 'lots' — expected a number\n"
@@ -101,12 +90,12 @@ def test_exit_code_comes_from_the_error(monkeypatch: pytest.MonkeyPatch, capsys:
     class Exit3(ConfigError):
         exit_code = 3
 
-    def failing(command: str) -> None:
+    def failing(data_root: Path) -> None:
         raise Exit3("two\nlines")
 
-    monkeypatch.setattr(cli, "not_built", failing)
+    monkeypatch.setattr("athena.app.data.verify", failing)
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(["live"])
+        cli.main(["data", "verify", "--data", "."])
     assert (exit_info.value.code, capsys.readouterr().err) == (3, "athena: two lines\n")
 
 
