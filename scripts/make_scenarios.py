@@ -28,6 +28,7 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout: athena is the 
 from athena.catalog.writer import CatalogWriter  # noqa: E402
 from athena.model.enums import Channel  # noqa: E402
 from athena.model.instrument import BTC_USDT_SWAP  # noqa: E402
+from athena.sim.synthetic import toy_book_step  # noqa: E402
 
 SCENARIOS = ROOT / "scenarios"
 T0 = 1_704_157_200_000_000_000  # 2024-01-02T01:00:00Z: far from midnight and from a funding time
@@ -105,51 +106,13 @@ def make_slice(root: Path, spec: SliceSpec) -> Path:
             session(ts, "resync", "books", "fresh snapshot replaced the local book")
             snapshot(ts)
             continue
-        drift = rng.choice((-1, 0, 0, 1))
-        rows: list[tuple[int, int, int]] = []
-        if drift:  # the touch moves: trades take the level on one side, the book follows
-            side = 0 if drift > 0 else 1  # a buyer-taker lifts the ask
-            touch = min(asks) if drift > 0 else max(bids)
-            lots = (asks if drift > 0 else bids)[touch]
-            for _ in range(rng.randint(1, 3)):
-                take = max(1, lots // 3)
-                recv = ts - 500_000 + rng.randint(2, 20) * MS
-                if not in_gap:
-                    for col, v in (("ts_event", ts - 500_000), ("ts_recv", recv), ("trade_id", trade_id),
-                                   ("price", touch), ("size", take), ("side", side)):
-                        trades[col].append(v)
-                trade_id += 1
-            if drift > 0:
-                del asks[touch]
-                rows.append((1, touch, 0))
-                nb = touch - 1
-                bids[nb] = rng.randint(1, 300)
-                rows.append((0, nb, bids[nb]))
-                far = max(asks) + 1
-                asks[far] = rng.randint(1, 400)
-                rows.append((1, far, asks[far]))
-            else:
-                del bids[touch]
-                rows.append((0, touch, 0))
-                na = touch + 1
-                asks[na] = rng.randint(1, 300)
-                rows.append((1, na, asks[na]))
-                far = min(bids) - 1
-                bids[far] = rng.randint(1, 400)
-                rows.append((0, far, bids[far]))
-        for _ in range(rng.randint(3, 12)):  # churn away from the touch
-            side = rng.randint(0, 1)
-            book = asks if side else bids
-            touch = min(asks) if side else max(bids)
-            px = touch + rng.randint(1, 40) * (1 if side else -1)
-            sz = rng.choice((0, rng.randint(1, 500)))
-            if sz:
-                book[px] = sz
-            elif px in book:
-                del book[px]
-            else:
-                continue
-            rows.append((side, px, sz))
+        rows, step_trades = toy_book_step(rng, bids, asks)
+        for side, touch, take, delay_ms in step_trades:
+            if not in_gap:
+                for col, v in (("ts_event", ts - 500_000), ("ts_recv", ts - 500_000 + delay_ms * MS),
+                               ("trade_id", trade_id), ("price", touch), ("size", take), ("side", side)):
+                    trades[col].append(v)
+            trade_id += 1
         if rows and not in_gap:
             emit(ts, 0, rows)
     with CatalogWriter(root, "okx", instruments=[BTC_USDT_SWAP]) as w:

@@ -38,7 +38,7 @@ from athena.core.ports import ASK, BID
 from athena.model.enums import Channel
 from athena.model.instrument import BTC_USDT_SWAP, InstrumentSpec
 
-__all__ = ["DEFAULT_END_NS", "DEFAULT_SEED", "DEFAULT_START_NS", "SyntheticSummary", "generate"]
+__all__ = ["DEFAULT_END_NS", "DEFAULT_SEED", "DEFAULT_START_NS", "SyntheticSummary", "generate", "toy_book_step"]
 
 MS = 1_000_000
 SECOND = 1_000 * MS
@@ -417,3 +417,58 @@ def generate(
         raise ValueError(f"window too short: {start_ns} .. {end_ns} ns (at least one 100 ms slot)")
     with CatalogWriter(root, venue, instruments=[spec], max_rows=50_000_000, max_age_ns=2 * NS_PER_DAY) as w:
         return _Gen(w, spec, seed, start_ns, end_ns).run()
+
+
+ToyTrade = tuple[int, int, int, int]  # (taker side 0 buy / 1 sell, ticks, lots, receive delay in ms)
+
+
+def toy_book_step(
+    rng: random.Random, bids: dict[int, int], asks: dict[int, int]
+) -> tuple[list[tuple[int, int, int]], list[ToyTrade]]:
+    """One step of the toy walk behind small test slices (not the realistic generator above).
+
+    The touch moves one tick half of the time: one to three trades take the touched level, which
+    goes, a new level appears on the other side and one far away; then 3-12 levels churn within
+    40 ticks of the touch. Mutates ``bids``/``asks``; returns the book rows (side, ticks, lots;
+    lots 0 deletes) and the trades, drawing from ``rng`` in a fixed order."""
+    rows: list[tuple[int, int, int]] = []
+    trades: list[ToyTrade] = []
+    drift = rng.choice((-1, 0, 0, 1))
+    if drift:
+        side = 0 if drift > 0 else 1  # a buyer-taker lifts the ask
+        touch = min(asks) if drift > 0 else max(bids)
+        lots = (asks if drift > 0 else bids)[touch]
+        for _ in range(rng.randint(1, 3)):
+            trades.append((side, touch, max(1, lots // 3), rng.randint(2, 20)))
+        if drift > 0:
+            del asks[touch]
+            rows.append((1, touch, 0))
+            nb = touch - 1
+            bids[nb] = rng.randint(1, 300)
+            rows.append((0, nb, bids[nb]))
+            far = max(asks) + 1
+            asks[far] = rng.randint(1, 400)
+            rows.append((1, far, asks[far]))
+        else:
+            del bids[touch]
+            rows.append((0, touch, 0))
+            na = touch + 1
+            asks[na] = rng.randint(1, 300)
+            rows.append((1, na, asks[na]))
+            far = min(bids) - 1
+            bids[far] = rng.randint(1, 400)
+            rows.append((0, far, bids[far]))
+    for _ in range(rng.randint(3, 12)):
+        side = rng.randint(0, 1)
+        book = asks if side else bids
+        touch = min(asks) if side else max(bids)
+        px = touch + rng.randint(1, 40) * (1 if side else -1)
+        sz = rng.choice((0, rng.randint(1, 500)))
+        if sz:
+            book[px] = sz
+        elif px in book:
+            del book[px]
+        else:
+            continue
+        rows.append((side, px, sz))
+    return rows, trades

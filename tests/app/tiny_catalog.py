@@ -12,6 +12,7 @@ from pathlib import Path
 from athena.catalog.writer import CatalogWriter
 from athena.model.enums import Channel
 from athena.model.instrument import BTC_USDT_SWAP
+from athena.sim.synthetic import toy_book_step
 
 T0 = 1_704_153_600_000_000_000 - 300 * 1_000_000_000  # 2024-01-01T23:55:00Z
 
@@ -53,52 +54,15 @@ def make_tiny_catalog(root: Path, seconds: int = 120, seed: int = 7, msgs_per_s:
     step = 1_000_000_000 // msgs_per_s
     for n in range(1, seconds * msgs_per_s):
         ts = T0 + n * step
-        drift = rng.choice((-1, 0, 0, 1))
-        rows: list[tuple[int, int, int]] = []
-        if drift:  # the touch moves: trades take the level on one side, the book follows
-            side = 0 if drift > 0 else 1  # buyer-taker lifts the ask
-            touch = min(asks) if drift > 0 else max(bids)
-            lots = (asks if drift > 0 else bids)[touch]
-            for _ in range(rng.randint(1, 3)):
-                take = max(1, lots // 3)
-                trades["ts_event"].append(ts - 500_000)
-                trades["ts_recv"].append(ts - 500_000 + rng.randint(2, 20) * 1_000_000)
-                trades["trade_id"].append(trade_id)
-                trades["price"].append(touch)
-                trades["size"].append(take)
-                trades["side"].append(side)
-                trade_id += 1
-            if drift > 0:
-                del asks[touch]
-                rows.append((1, touch, 0))
-                nb = touch - 1
-                bids[nb] = rng.randint(1, 300)
-                rows.append((0, nb, bids[nb]))
-                far = max(asks) + 1
-                asks[far] = rng.randint(1, 400)
-                rows.append((1, far, asks[far]))
-            else:
-                del bids[touch]
-                rows.append((0, touch, 0))
-                na = touch + 1
-                asks[na] = rng.randint(1, 300)
-                rows.append((1, na, asks[na]))
-                far = min(bids) - 1
-                bids[far] = rng.randint(1, 400)
-                rows.append((0, far, bids[far]))
-        for _ in range(rng.randint(3, 12)):  # churn away from the touch
-            side = rng.randint(0, 1)
-            book = asks if side else bids
-            touch = min(asks) if side else max(bids)
-            px = touch + rng.randint(1, 40) * (1 if side else -1)
-            sz = rng.choice((0, rng.randint(1, 500)))
-            if sz:
-                book[px] = sz
-            elif px in book:
-                del book[px]
-            else:
-                continue
-            rows.append((side, px, sz))
+        rows, step_trades = toy_book_step(rng, bids, asks)
+        for side, touch, take, delay_ms in step_trades:
+            trades["ts_event"].append(ts - 500_000)
+            trades["ts_recv"].append(ts - 500_000 + delay_ms * 1_000_000)
+            trades["trade_id"].append(trade_id)
+            trades["price"].append(touch)
+            trades["size"].append(take)
+            trades["side"].append(side)
+            trade_id += 1
         if rows:
             emit(ts, 0, rows)
     with CatalogWriter(root, "okx", instruments=[BTC_USDT_SWAP]) as w:
