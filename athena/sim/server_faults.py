@@ -26,6 +26,10 @@ Kinds and params (all params optional unless marked):
   corrupt_checksum   instId — the next books update carries a wrong checksum
   corrupt_book       instId — the next books update carries a wrong size (checksum of the true book)
   skip_seq           instId — the next books update is never sent (its seqId is skipped)
+
+SimGateway's names are accepted where they mean the same on the wire (``ALIASES``):
+duplicate_fill, delay_responses, reorder_response; lose_ack, ghost_order and shift_position are
+shared as they are.
 """
 
 from __future__ import annotations
@@ -146,6 +150,15 @@ def _coerce(where: str, name: str, kind: type, value: Any) -> Any:
     raise FaultScriptError(f"{where}: param {name!r} is {value!r}; expected a {kind.__name__}")
 
 
+# SimGateway's fault names (athena.sim.faults, the scenarios' vocabulary, DESIGN.md §6) that mean
+# the same on the wire: a fill, a delay or a reorder of the next private messages.
+ALIASES: dict[str, str] = {
+    "duplicate_fill": "duplicate_private",
+    "delay_responses": "delay_private",
+    "reorder_response": "reorder_private",
+}
+
+
 def _parse_one(i: int, item: Any, where: str) -> Fault:
     at = f"{where}, fault #{i + 1}"
     if not isinstance(item, dict):
@@ -156,7 +169,7 @@ def _parse_one(i: int, item: Any, where: str) -> Fault:
         raise FaultScriptError(f"{at}: unknown keys {sorted(unknown)}; use at_s | after_msgs, kind, params")
     raw_kind = item.get("kind")
     try:
-        kind = FaultKind(raw_kind)
+        kind = FaultKind(ALIASES.get(raw_kind, raw_kind))
     except ValueError:
         known = ", ".join(k.value for k in FaultKind)
         raise FaultScriptError(f"{at}: kind {raw_kind!r} is not one of {known}") from None

@@ -340,3 +340,15 @@ async def test_faults_from_the_script_fire_after_their_messages_and_show_in_admi
     assert state["faults"]["pending"]["rate_limit"] == 1
     assert [f["kind"] for f in state["faults"]["armed"]] == ["drop_ws"]
     assert bad[0] == 400 and "not valid JSON" in bad[1]["error"]
+
+
+def test_simgateway_fault_names_are_accepted_as_their_wire_equivalents():
+    from athena.sim.server_faults import FaultKind, parse_faults
+
+    faults = parse_faults([
+        {"at_s": 0, "kind": "duplicate_fill"},
+        {"at_s": 0, "kind": "delay_responses", "params": {"ms": 5}},
+        {"at_s": 0, "kind": "reorder_response"},
+    ])
+    assert [f.kind for f in faults] == [FaultKind.DUPLICATE_PRIVATE, FaultKind.DELAY_PRIVATE,
+                                        FaultKind.REORDER_PRIVATE]
