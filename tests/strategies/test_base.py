@@ -98,5 +98,5 @@ def test_timers_are_scoped_to_the_strategy_and_report_their_own_name():
 def test_registry_finds_the_built_in_strategies_and_names_the_known_ones_on_a_typo():
     assert {"maker", "scalper_v1"} <= set(registered())
     assert strategy_class("maker").name == "maker"
-    with pytest.raises(ConfigError, match="unknown strategy 'scalpr'.*scalper_v1"):
+    with pytest.raises(ConfigError, match=r"unknown strategy 'scalpr'.*scalper_v1"):
         strategy_class("scalpr")
