@@ -7,7 +7,9 @@ whatever the source or order of arrival: trade ids skip exact repeats, ``accFill
 adds nothing, states never move backwards), the normalized ORDER_UPDATE / ORDER_FILLED /
 ORDER_CANCELLED stream, fills requests when a cumulative jump covers several fills, the order TTL
 status query, ghost orders found in open-orders answers, the protective conditional stop after an
-entry fill (kept at the position's size), and the kill switch (DESIGN.md §1, §4, §6a).
+entry fill (kept at the position's size), the gating of reduce-only exits behind the cancels of the
+other pending reduce-only orders (with its close-position fallback), and the kill switch
+(DESIGN.md §1, §4, §6a).
 Never: waits for an answer, resubmits an order blindly, prices a fill by back-solving from avgPx,
 reads the wall clock (time is ``clock.now_ns()``; delays are clock timers), or subscribes to book
 events (the books are read-only references handed in by the composition root).
@@ -76,6 +78,7 @@ class _Track:
     amend_pending: bool = False
     cancel_wanted: bool = False
     cancel_attempts: int = 0
+    held: bool = False  # a reduce-only exit waiting for the cancels of other reduce-only orders
 
 
 @dataclass(slots=True)
@@ -124,6 +127,7 @@ class OrderManager:
         fills_max_attempts: int = 5,
         kill_retry_s: float = 2.0,
         ghost_policy: GhostPolicy = GhostPolicy.CANCEL,
+        exit_confirm_timeout_ms: int = 2000,
     ) -> None:
         self._clock = clock
         self._bus = bus
@@ -138,6 +142,7 @@ class OrderManager:
         self._fills_retry_ns = int(fills_retry_s * _NS)
         self._fills_max = fills_max_attempts
         self._kill_ns = int(kill_retry_s * _NS)
+        self._gate_ns = exit_confirm_timeout_ms * 1_000_000
         self.ghost_policy = ghost_policy
         # Set by PositionManager: the ledger's net lots, already updated when a strategy sees a fill.
         self.position_source: Callable[[str], int] | None = None
@@ -155,6 +160,8 @@ class OrderManager:
         self._stops: dict[str, AlgoOrder] = {}
         self._algos: dict[str, AlgoOrder] = {}  # every stop we placed, by algoClOrdId (its child's clOrdId)
         self._close_ids: dict[str, str] = {}  # close-position clOrdId -> inst_id
+        self._close_owner: dict[str, str] = {}  # close-position clOrdId -> strategy whose exit it replaced
+        self._held: dict[str, _Track] = {}  # exits held by the reduce-only gate, by clOrdId
         self._kills: dict[str, KillState] = {}
         self._kill_reqs: dict[str, str] = {}
         self._kill_all = False
@@ -179,6 +186,8 @@ class OrderManager:
             self._clock.cancel_timer(self._fills_name(t))
         for inst in self._kills:
             self._clock.cancel_timer(self._kill_name(inst))
+        for t in self._held.values():
+            self._clock.cancel_timer(self._gate_name(t))
 
     # -- lookups ----------------------------------------------------------------------------------
 
@@ -238,7 +247,17 @@ class OrderManager:
         stop_ticks: int | None = None,
     ) -> Order:
         """Check, reserve and send an order; returns at once. A refusal is an ORDER_UPDATE with
-        state REJECTED and Athena's reason code, and nothing is sent."""
+        state REJECTED and Athena's reason code, and nothing is sent.
+
+        A reduce-only exit that would take the instrument's pending reduce-only size (same side,
+        OKX trimming each to the position) beyond |position| is *held* (§6a): the returned order is
+        SUBMITTED and open (``open_orders``, ``is_held``) but the gateway has not seen it, so no
+        ORDER_SUBMITTED is published yet. The other pending reduce-only orders that do not fit are
+        canceled (the better-priced ones are kept, as OKX would); the exit is sent once their
+        cancels are confirmed and the total fits. After ``exit_confirm_timeout_ms`` without that,
+        the held exit ends CANCELED (locally, with an ``exit_gate_timeout`` ERROR) and one
+        ``close-position`` + ``autoCxl`` is sent instead, owned by the same strategy. Canceling a
+        held exit ends it locally. The protective stop (an algo order) is never touched by this."""
         now = self._clock.now_ns()
         cl = self.ids.new(strategy_id)
         order = Order(
@@ -304,9 +323,99 @@ class OrderManager:
         self.risk.on_sent(intent, ctx)
         order.transition(S.SUBMITTED)
         self._open[cl] = t
+        if reduce_only and not self._exit_fits(t, cancel=True):
+            t.held = True
+            self._held[cl] = t
+            self._clock.set_timer(self._gate_name(t), self._on_gate_timeout, at_ns=now + self._gate_ns)
+            return order
         self._arm_ttl(t)
         self._gw.submit_order(order)
         return order
+
+    # -- the reduce-only exit gate (§6a) ----------------------------------------------------------
+
+    def is_held(self, cl_ord_id: str) -> bool:
+        """The exit is held by the reduce-only gate: open here, not sent to the exchange yet."""
+        return cl_ord_id in self._held
+
+    def _exit_fits(self, t: _Track, *, cancel: bool) -> bool:
+        """True when the exit plus the other pending reduce-only orders of its side fit in
+        |position|. With ``cancel``, the others that do not fit (worst-priced first, OKX's rule) get
+        a cancel unless one is already on its way; a close-position or a stop's child is never
+        canceled here, only waited for."""
+        o = t.order
+        room = abs(self.position_lots(o.inst_id))
+        others = [
+            x
+            for x in self._open.values()
+            if x is not t and x.order.inst_id == o.inst_id and x.order.reduce_only and x.order.side is o.side
+        ]
+        if not others:
+            return True  # alone: OKX at most trims it to the position (amendSource 3)
+        # OKX trims each reduce-only order to the position on placement: none counts for more.
+        mine = min(o.remaining_lots, room)
+        total = sum(min(x.order.remaining_lots, room) for x in others)
+        if total + mine <= room:
+            return True
+        if cancel:
+            fixed = [x for x in others if x.order.tag in (TAG_CLOSE, TAG_STOP_CHILD)]
+            free = room - mine - sum(min(x.order.remaining_lots, room) for x in fixed)
+            movable = sorted(
+                (x for x in others if x.order.tag not in (TAG_CLOSE, TAG_STOP_CHILD) and not x.cancel_wanted),
+                key=lambda x: self._goodness(x.order),
+                reverse=True,
+            )
+            for x in movable:
+                if x.order.remaining_lots <= free:
+                    free -= x.order.remaining_lots
+                else:
+                    self._send_cancel(x)
+        return False
+
+    @staticmethod
+    def _goodness(o: Order) -> float:
+        if o.price_ticks is None:
+            return float("-inf")
+        return float(o.price_ticks if o.side is Side.SELL else -o.price_ticks)
+
+    def _release_held(self, inst_id: str) -> None:
+        """Send each held exit of the instrument whose gate is now satisfied (cancels confirmed)."""
+        for t in [t for t in self._held.values() if t.order.inst_id == inst_id]:
+            if self._exit_fits(t, cancel=False):
+                del self._held[t.key]
+                t.held = False
+                self._clock.cancel_timer(self._gate_name(t))
+                self._arm_ttl(t)
+                self._gw.submit_order(t.order)
+
+    @staticmethod
+    def _gate_name(t: _Track) -> str:
+        return f"oms.gate.{t.key}"
+
+    def _on_gate_timeout(self, fired: TimerFired) -> None:
+        t = self._held.get(fired.name[len("oms.gate.") :])
+        if t is None:
+            return
+        o = t.order
+        self._drop_held(t)
+        cl = self._close_position(o.inst_id, o.strategy_id)
+        self._error(
+            "exit_gate_timeout",
+            f"{o.inst_id} {o.cl_ord_id}: the other reduce-only orders were not confirmed canceled within"
+            f" {self._gate_ns // 1_000_000} ms; exit replaced by close-position {cl} with autoCxl",
+            0,
+        )
+
+    def _drop_held(self, t: _Track) -> None:
+        """End a held (never sent) exit locally: CANCELED, nothing to ask the exchange."""
+        self._held.pop(t.key, None)
+        t.held = False
+        self._clock.cancel_timer(self._gate_name(t))
+        o = t.order
+        o.transition(S.CANCELED)
+        self._terminal(t)
+        now = self._clock.now_ns()
+        self._bus.publish(OrderCancelled(o, now, now))
 
     def _refuse(self, t: _Track, reason: RejectReason, detail: str) -> Order:
         o = t.order
@@ -369,6 +478,9 @@ class OrderManager:
         return True
 
     def _send_cancel(self, t: _Track) -> None:
+        if t.held:
+            self._drop_held(t)
+            return
         o = t.order
         t.cancel_wanted = True
         if o.state is not S.PENDING_CANCEL:
@@ -407,7 +519,7 @@ class OrderManager:
         """Ask for a new price and/or total size. An increase of the reservation is checked against
         the allocation first (refused: an ORDER_UPDATE with NO_CAPITAL, the order unchanged)."""
         t = self._tracks.get(cl_ord_id)
-        if t is None or not t.order.is_open or t.order.state is S.PENDING_CANCEL:
+        if t is None or not t.order.is_open or t.order.state is S.PENDING_CANCEL or t.held:
             return False
         o = t.order
         if (new_price_ticks is None and new_size_lots is None) or o.ord_type is OrderType.MARKET:
@@ -548,6 +660,8 @@ class OrderManager:
                 self._unknown(r)
                 return
         self._reconcile(t, r)
+        if self._held:
+            self._release_held(t.order.inst_id)
 
     def _find(self, r: OrderReport) -> _Track | None:
         if r.cl_ord_id:
@@ -595,7 +709,7 @@ class OrderManager:
                 ord_type=OrderType.MARKET,
                 size_lots=r.size_lots or max(abs(lots), r.acc_fill_lots, 1),
                 reduce_only=True,
-                strategy_id="kill",
+                strategy_id=self._close_owner.get(cl, "kill"),
                 tag=TAG_CLOSE,
             )
             # A refused close-position (51023 when the account is already flat) was never placed:
@@ -947,6 +1061,8 @@ class OrderManager:
         if ev.source is PositionSource.LEDGER:
             self._ledger_lots[ev.inst_id] = ev.lots
             self._sync_stop(ev.inst_id, ev.lots)
+            if self._held:
+                self._release_held(ev.inst_id)
             return
         inst = self._kill_reqs.get(ev.req_id) if ev.req_id else None
         if inst is None:
@@ -1043,9 +1159,11 @@ class OrderManager:
         self._gw.cancel_algo_order(inst_id, algo.algo_id or None, algo.algo_cl_ord_id)
         return 1
 
-    def _close_position(self, inst_id: str) -> str:
+    def _close_position(self, inst_id: str, owner: str = "") -> str:
         cl = self.ids.new("close")
         self._close_ids[cl] = inst_id
+        if owner:
+            self._close_owner[cl] = owner
         self._gw.close_position(inst_id, cl, auto_cxl=True)
         return cl
 
