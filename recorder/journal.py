@@ -7,7 +7,9 @@ one line per frame in the format ``recorder.okx_ws_import`` reads back::
 
     {"ts_recv": <int ns>, "conn": "<socket>-<connection number>", "raw": "<the frame as received>"}
 
-its repair at start (a line a crash cut short is removed, so the file stays importable), and
+its repair at start (a line a crash cut short is removed, so the file stays importable),
+``journal_tail`` — per socket, the files of the previous run(s) that may hold frames newer than a
+time (what a restart replays into the catalog, ``Recorder.recover``), and
 ``JournalThread`` — the one thread that encodes, writes and ``os.fsync``s those files: every batch
 is written to the OS as soon as it arrives and fsynced at least every ``fsync_interval_s``, which
 is what bounds the loss of a crash (``kill -9``: what was handed over; power loss: one interval).
@@ -24,7 +26,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Final
 
@@ -33,7 +35,16 @@ import msgspec
 from athena.catalog.meta import fsync_dir
 from athena.catalog.writer import day_of
 
-__all__ = ["RAW_DIR", "JournalThread", "RawJournal", "journal_files", "read_journal"]
+__all__ = [
+    "RAW_DIR",
+    "JournalLine",
+    "JournalThread",
+    "RawJournal",
+    "iter_journal",
+    "journal_files",
+    "journal_tail",
+    "read_journal",
+]
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +88,43 @@ def read_journal(path: str | Path) -> list[JournalLine]:
     """All lines of one journal file (tests, tools)."""
     with open(path, "rb") as f:
         return [_DECODER.decode(line) for line in f if line.strip()]
+
+
+def iter_journal(path: str | Path) -> Iterator[JournalLine]:
+    """The lines of one journal file, one at a time (a file may be a day of frames)."""
+    with open(path, "rb") as f:
+        for line in f:
+            if line.strip():
+                yield _DECODER.decode(line)
+
+
+def _first_ts(path: Path) -> int | None:
+    with open(path, "rb") as f:
+        for line in f:
+            if line.strip():
+                return _DECODER.decode(line).ts_recv
+    return None
+
+
+def journal_tail(root: str | Path, venue: str, since_ns: int | None) -> dict[str, list[Path]]:
+    """Per socket name, the journal files (in write order) that may hold frames received after
+    ``since_ns``: the newest file, and the earlier ones back to the first that starts at or before
+    ``since_ns`` (a run that crossed midnight wrote two). ``None``: the newest file only."""
+    by_socket: dict[str, list[Path]] = {}
+    for p in journal_files(root, venue):
+        m = _FILE_RE.match(p.name)
+        assert m is not None  # journal_files lists matching names only
+        by_socket.setdefault(m.group("name"), []).append(p)
+    out: dict[str, list[Path]] = {}
+    for socket, files in by_socket.items():
+        i = len(files) - 1
+        while i > 0 and since_ns is not None:
+            first = _first_ts(files[i])
+            if first is None or first <= since_ns:
+                break
+            i -= 1
+        out[socket] = files[i:]
+    return out
 
 
 class RawJournal:

@@ -9,7 +9,10 @@ updates until a fresh snapshot is in. The recorder adds: ``books`` rows only for
 gateway accepted (every snapshot followed by a flagged checkpoint, and a checkpoint of the checked
 book opening every later ``date=`` partition), ``msg_id`` continuing the catalog's across restarts,
 ``sessions`` rows for every connect, disconnect, reconnect, subscribe, resubscribe, seq gap,
-checksum failure, resync, restart and backlog drop, and the disk side: two threads (the raw journal,
+checksum failure, resync, restart and backlog drop, the restart's recovery (the frames the previous
+run journaled but whose rows a crash kept from the catalog — up to a part's age — are replayed from
+the journal through the same row code, books rebuilt from the last snapshot at or before the
+catalog's last books row, before any socket connects), and the disk side: two threads (the raw journal,
 fsynced at least every 0.5 s; the ``CatalogWriter``, parts every few seconds) fed by hand-offs every
 0.1 s, so the event loop never waits for a disk.
 Backlog policy (the disk slower than the feed): memory waiting for the disk is bounded. Past half
@@ -43,7 +46,9 @@ from athena.catalog.reader import part_files
 from athena.catalog.schema import BookRowAction, SessionKind, TakerSide
 from athena.catalog.writer import NS_PER_DAY, NS_PER_SECOND, CatalogWriter, partition_dir
 from athena.core.events import BookEvent, ConnectionEvent, ErrorEvent, Event
-from athena.errors import ConfigError, GatewayError
+from athena.core.ports import ASK, BID, ListLevels
+from athena.errors import BookError, ConfigError, GatewayError
+from athena.gateways.okx.mapping import book_levels, ms_to_ns
 from athena.gateways.okx.parsers import (
     BookData,
     BooksPush,
@@ -62,7 +67,7 @@ from athena.gateways.okx.parsers import (
 from athena.gateways.okx.ws_public import OkxPublicWsGateway
 from athena.model.enums import Channel, ConnectionStatus, Side
 from athena.model.instrument import InstrumentSpec
-from recorder.journal import Entry, JournalThread, RawJournal
+from recorder.journal import Entry, JournalThread, RawJournal, iter_journal, journal_tail
 from recorder.status import RecorderStats, StatusDisplay
 
 __all__ = [
@@ -72,6 +77,7 @@ __all__ = [
     "Recorder",
     "RecorderSettings",
     "RecordingSocket",
+    "Recovery",
     "okx_subscription",
     "parse_channels",
 ]
@@ -237,6 +243,7 @@ class RecordReport:
     parts_written: int = 0
     bytes_written: int = 0
     recovered_temp_files: int = 0
+    recovery: Recovery | None = None
 
     def lines(self) -> list[str]:
         secs = max(0.0, (self.stopped_ns - self.started_ns) / NS_PER_SECOND)
@@ -252,6 +259,33 @@ class RecordReport:
         if self.journal_dropped or self.rows_dropped:
             out.append(f"  dropped (disk slower than the feed): {self.journal_dropped:,} journal lines, "
                        f"{self.rows_dropped:,} rows — see the gap rows in sessions")  # fmt: skip
+        return out
+
+
+@dataclass(slots=True)
+class Recovery:
+    """What a restart took back from the previous run's raw journal: rows per channel, the
+    ``ts_recv`` span of those rows (0 when none), the files read and the books failures met."""
+
+    rows: dict[Channel, int] = field(default_factory=dict)
+    first_ns: int = 0
+    last_ns: int = 0
+    files: list[Path] = field(default_factory=list)
+    book_failures: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows.values())
+
+    def text(self) -> str:
+        if not self.total:
+            return f"nothing to recover from the raw journal ({len(self.files)} file(s) read)"
+        per = ", ".join(f"{ch.dirname} {n}" for ch, n in sorted(self.rows.items()))
+        span = (self.last_ns - self.first_ns) / NS_PER_SECOND
+        out = (f"{self.total} rows recovered from the raw journal ({per}; ts_recv {self.first_ns}..{self.last_ns}, "
+               f"{span:.3f} s)")  # fmt: skip
+        if self.book_failures:
+            out += f"; {self.book_failures} books message(s) failed their check, skipped to the next snapshot"
         return out
 
 
@@ -512,6 +546,31 @@ def _last_msg_id(root: Path, venue: str, inst: str) -> int:
             col = pq.read_table(parts[-1], columns=["msg_id"]).column(0)
             return max((v for v in col.to_pylist() if v is not None), default=0)
     return 0
+
+
+def _last_ts_recv(root: Path, venue: str, channel: Channel, inst: str) -> int:
+    """The newest ``ts_recv`` the catalog holds for (channel, inst), 0 when none: the last part of
+    the last ``date=`` partition (parts are in arrival order, ts_recv never goes back within one)."""
+    base = partition_dir(root, venue, channel, inst, "x").parent
+    if not base.is_dir():
+        return 0
+    for d in sorted((p for p in base.iterdir() if p.name.startswith("date=")), reverse=True):
+        parts = part_files(d)
+        if parts:
+            col = pq.read_table(parts[-1], columns=["ts_recv"]).column(0)
+            return max((v for v in col.to_pylist() if v is not None), default=0)
+    return 0
+
+
+_PUSH_CHANNEL: Final[Mapping[type, Channel]] = {
+    TradesPush: Channel.TRADES,
+    TickersPush: Channel.TICKERS,
+    MarkPricePush: Channel.MARK_PRICE,
+    FundingRatePush: Channel.FUNDING,
+    CandlesPush: Channel.CANDLES,
+}
+_BOOKS_MARK: Final = f'"channel":"{BOOKS_CHANNEL}"'
+_SNAPSHOT_MARK: Final = '"action":"snapshot"'
 
 
 class Recorder:
@@ -933,12 +992,14 @@ class Recorder:
 
     def open(self) -> None:
         """Open the disk side: the catalog writer (venue lock, crash recovery), the raw journal
-        (repair), both writer threads, and one ``restart`` session row per instrument."""
+        (repair), the rows the previous run journaled but never wrote (``recover``), both writer
+        threads, and one ``restart`` session row per instrument saying what was recovered."""
         s = self.settings
         writer = self._open()
         self.report.recovered_temp_files = writer.recovered
         try:
             journal = RawJournal(s.data_root, s.venue)
+            rec = self.report.recovery = self.recover(writer)
         except BaseException:
             writer.close()
             raise
@@ -950,9 +1011,137 @@ class Recorder:
         for inst in s.inst_ids:
             self.session(inst, SessionKind.RESTART, None,
                          f"recorder started (pid {os.getpid()}); {writer.recovered} temp file(s) of an interrupted "
-                         f"write removed, {journal.repaired} journal file(s) cut to their last whole line",
-                         started)  # fmt: skip
+                         f"write removed, {journal.repaired} journal file(s) cut to their last whole line; "
+                         f"{rec.text()}", started)  # fmt: skip
         self.handoff()
+
+    # -- restart recovery -------------------------------------------------------------------------
+
+    def recover(self, writer: CatalogWriter) -> Recovery:
+        """Write the rows of the previous run's journaled frames that the catalog does not hold:
+        per (channel, instrument), frames received after the catalog's last ``ts_recv`` there.
+        Books are rebuilt from the last snapshot at or before the catalog's last books row and
+        checked as the gateway checks them (a failed message: that book waits for the next
+        snapshot); their rows — msg_id continuing, a checkpoint after each snapshot — come from
+        the same code as live rows. Runs before the writer threads start (blocks; call it first)."""
+        s = self.settings
+        cut = {(ch, inst): _last_ts_recv(s.data_root, s.venue, ch, inst) for ch in DATA_CHANNELS for inst in self.metas}
+        known = [t for t in cut.values() if t]
+        out = Recovery()
+        saved = {inst: tr.next_msg_id for inst, tr in self._tracks.items()}
+        for inst, tr in self._tracks.items():
+            t = cut[(Channel.BOOKS, inst)]
+            tr.day = t // NS_PER_DAY if t else None
+        try:
+            for files in journal_tail(s.data_root, s.venue, min(known) if known else None).values():
+                out.files += files
+                self._replay(files, cut, out)
+        except Exception as err:  # an unreadable journal must not stop the recording: say so, go on
+            log.error("restart: the raw journal could not be replayed (%s: %s); nothing recovered",
+                      type(err).__name__, err)  # fmt: skip
+            self._cols, self._nrows = {}, 0
+            for inst, n in saved.items():
+                self._tracks[inst].next_msg_id = n
+            out.rows.clear()
+            return out
+        finally:
+            for tr in self._tracks.values():
+                tr.day = None
+        lo = hi = 0
+        for (ch, inst), cols in self._cols.items():
+            ts = cols["ts_recv"]
+            if ts:
+                out.rows[ch] = out.rows.get(ch, 0) + len(ts)
+                lo = min(lo or ts[0], ts[0])
+                hi = max(hi, ts[-1])
+                writer.write(ch, inst, cols)
+        writer.flush()
+        out.first_ns, out.last_ns = lo, hi
+        self._cols, self._nrows = {}, 0
+        if out.total:
+            log.warning("restart: %s", out.text())
+        return out
+
+    def _replay(self, files: Sequence[Path], cut: Mapping[tuple[Channel, str], int], out: Recovery) -> None:
+        """One socket's journal files, in order, through the row code (see ``recover``)."""
+        # Pass 1 (text only, cheap): where each instrument's book must be rebuilt from.
+        marks = {inst: f'"instId":"{inst}"' for inst in self._tracks}
+        start = dict.fromkeys(self._tracks, 0)
+        i = 0
+        for path in files:
+            for ln in iter_journal(path):
+                raw = ln.raw
+                if _SNAPSHOT_MARK in raw and _BOOKS_MARK in raw:
+                    for inst, mark in marks.items():
+                        if mark in raw and ln.ts_recv <= cut[(Channel.BOOKS, inst)]:
+                            start[inst] = i
+                i += 1
+        first_book = min(start.values(), default=0)
+        # Pass 2: parse and replay; rows only past each (channel, instrument)'s cut.
+        books: dict[str, L2Book] = {}
+        i = -1
+        for path in files:
+            for ln in iter_journal(path):
+                i += 1
+                raw, recv = ln.raw, ln.ts_recv
+                if not raw.startswith(_DATA_PREFIX):
+                    continue
+                is_books = _BOOKS_MARK in raw
+                if is_books and i < first_book:
+                    continue
+                try:
+                    msg = parse_ws(raw)
+                except OkxParseError:
+                    continue
+                t = type(msg)
+                if t is BooksPush:
+                    self._replay_books(msg, recv, cut, books, start, i, out)  # type: ignore[arg-type]
+                elif t in _PUSH_CHANNEL:
+                    inst = msg.arg.inst_id or (msg.data[0].inst_id if msg.data else "")  # type: ignore[union-attr]
+                    if recv > cut.get((_PUSH_CHANNEL[t], inst), 0):
+                        self.on_push(None, msg, recv)  # type: ignore[arg-type]
+
+    def _replay_books(self, push: BooksPush, recv: int, cut: Mapping[tuple[Channel, str], int],
+                      books: dict[str, L2Book], start: Mapping[str, int], i: int, out: Recovery) -> None:  # fmt: skip
+        channel = push.arg.channel
+        inst = push.arg.inst_id or (push.data[0].inst_id if push.data else "")
+        if channel == _BBO:
+            if recv > cut.get((Channel.BBO, inst), 0):
+                self.on_bbo(None, push, recv)  # type: ignore[arg-type]
+            return
+        spec = self.specs.get(inst)
+        if channel != BOOKS_CHANNEL or spec is None or i < start.get(inst, 0):
+            return
+        book = books.get(inst)
+        if book is None:
+            book = books[inst] = L2Book(spec)
+        snapshot = push.is_snapshot
+        emit = recv > cut[(Channel.BOOKS, inst)]
+        for d in push.data:
+            if not snapshot and not book.synced:
+                continue  # as the gateway: after a failure, updates wait for the fresh snapshot
+            if emit and not snapshot:
+                self.before_book_update(inst, book, recv)
+            bids = book_levels(spec, d.bids)
+            asks = book_levels(spec, d.asks)
+            te = ms_to_ns(d.ts)
+            checksum = d.checksum or None
+            try:
+                if snapshot:
+                    book.apply_snapshot(bids, asks, seq_id=d.seq_id, checksum=checksum, ts_event=te)
+                else:
+                    book.apply_update(bids, asks, seq_id=d.seq_id, prev_seq_id=d.prev_seq_id, checksum=checksum,
+                                      ts_event=te)  # fmt: skip
+            except BookError as err:
+                book.clear()
+                if emit:
+                    out.book_failures += 1
+                    log.warning("restart: %s books in the journal: %s; waiting for the next snapshot", inst, err)
+                return
+            if emit:
+                levels = ListLevels([BID] * len(bids) + [ASK] * len(asks), [p for p, _ in bids] + [p for p, _ in asks],
+                                    [q for _, q in bids] + [q for _, q in asks])  # fmt: skip
+                self.on_book(None, channel, d, BookEvent(inst, book, levels, snapshot, te, recv), recv)  # type: ignore[arg-type]
 
     def close(self) -> RecordReport:
         """Hand over what is left, write it all (journal fsynced, catalog parts flushed), release
