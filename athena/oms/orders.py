@@ -657,6 +657,8 @@ class OrderManager:
         if t is None:
             t = self._adopt_own(r)
             if t is None:
+                if req and r.source is ReportSource.QUERY and req not in self._status_reqs:
+                    return  # another component's query (PositionManager's fills watermark): not ours to judge
                 self._unknown(r)
                 return
         self._reconcile(t, r)

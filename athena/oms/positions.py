@@ -4,9 +4,12 @@ Owns: the net position per instrument built from ORDER_FILLED (``Position``, exa
 trade id applied, the periodic sync (positions and open orders, with a request id each), the
 comparison of the exchange's snapshot with the ledger and the adoption rules of DESIGN.md §4
 (adopt only from a snapshot whose trade-id watermark covers every fill applied while no order of
-the instrument is in flight, or when the same mismatch shows on two consecutive syncs), the
-POSITION_UPDATE (LEDGER) stream, ghost-order protection when a position goes flat, and the sync
-backoff (1, 2, 4, … 60 s) with the circuit breaker after repeated failures.
+the instrument is in flight, or when the same mismatch shows on two consecutive syncs), the exact
+watermark of a flat snapshot (the instrument's newest fill id asked just before the positions
+request and just after its answer: equal ids are the watermark, different ones mean a fill landed
+in between and that sync adopts nothing), the POSITION_UPDATE (LEDGER) stream, ghost-order
+protection when a position goes flat, and the sync backoff (1, 2, 4, … 60 s) with the circuit
+breaker after repeated failures.
 Never: sends orders, waits for an answer, reads the wall clock, or applies the size of a fill the
 adopted snapshot already covered (its fee and the exchange's ``fillPnl`` are still booked).
 Convention with gateways: a request that fails is answered by an ERROR event whose ``source`` is
@@ -21,7 +24,7 @@ from fractions import Fraction
 
 from athena.core.bus import EventBus, Priority
 from athena.core.clock import Clock, TimerFired
-from athena.core.events import ErrorEvent, EventType, OrderFilled, PositionSource, PositionUpdate
+from athena.core.events import ErrorEvent, EventType, OrderFilled, OrderReport, PositionSource, PositionUpdate
 from athena.core.ports import CommandPort
 from athena.model.instrument import InstrumentSpec
 from athena.model.position import Position
@@ -43,6 +46,37 @@ class Mismatch:
     watermark: int | None
     highest_applied: int | None
     adopted: bool
+
+
+@dataclass(slots=True)
+class _FlatCheck:
+    """The exact watermark of one instrument's flat snapshot (OKX sends no record, so no trade id):
+    the newest fill id answered by a fills query sent just before the positions request and by one
+    sent just after its answer. ``None`` in ``before``/``after`` is an answer with no fill."""
+
+    inst_id: str
+    before_req: str
+    after_req: str = ""
+    before: int | None = None
+    after: int | None = None
+    answered: set[str] = field(default_factory=set)
+    failed: bool = False
+    ledger: int | None = None  # ledger lots when the positions answer showed the instrument flat
+    ts_event: int = 0
+
+    @property
+    def settled(self) -> bool:
+        return self.failed or (bool(self.after_req) and {self.before_req, self.after_req} <= self.answered)
+
+    @property
+    def exact(self) -> bool:
+        """Both answered with the same newest fill: no fill landed around the positions snapshot."""
+        return not self.failed and self.settled and self.before == self.after
+
+    @property
+    def moved(self) -> bool:
+        """Both answered but with different newest fills: a fill landed between them."""
+        return not self.failed and self.settled and self.before != self.after
 
 
 @dataclass(slots=True)
@@ -97,6 +131,8 @@ class PositionManager:
         self._pending: _Sync | None = None
         self._last_mismatch: dict[str, tuple[int, int]] = {}
         self._flat_seq: dict[str, int] = {}
+        self._checks: dict[str, _FlatCheck] = {}  # by instrument, for the latest sync only
+        self._check_reqs: dict[str, _FlatCheck] = {}  # by fills request id
         orders.position_source = self.lots
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -105,12 +141,14 @@ class PositionManager:
         self._bus.subscribe(EventType.ORDER_FILLED, self._on_fill, Priority.POSITIONS)
         self._bus.subscribe(EventType.POSITION_UPDATE, self._on_position, Priority.POSITIONS)
         self._bus.subscribe(EventType.ERROR, self._on_error, Priority.POSITIONS)
+        self._bus.subscribe(EventType.ORDER_REPORT, self._on_report, Priority.POSITIONS)
         self._arm(self._sync_ns)
 
     def stop(self) -> None:
         self._bus.unsubscribe(EventType.ORDER_FILLED, self._on_fill)
         self._bus.unsubscribe(EventType.POSITION_UPDATE, self._on_position)
         self._bus.unsubscribe(EventType.ERROR, self._on_error)
+        self._bus.unsubscribe(EventType.ORDER_REPORT, self._on_report)
         self._clock.cancel_timer(SYNC_TIMER)
 
     # -- the ledger -------------------------------------------------------------------------------
@@ -183,6 +221,7 @@ class PositionManager:
         s = _Sync(ids.new_req(), ids.new_req(), self._clock.now_ns())
         self._pending = s
         self._arm(self._next_delay_ns())
+        self._start_checks()
         self._gw.request_positions(s.pos_req)
         self._orders.sync_open_orders(s.orders_req, on_done=self._orders_done)
 
@@ -203,6 +242,11 @@ class PositionManager:
         self._bus.publish(ErrorEvent("PositionManager", msg, now, now, code="sync_failed"))
 
     def _on_error(self, ev: ErrorEvent) -> None:
+        c = self._check_reqs.pop(ev.source, None)
+        if c is not None:
+            c.failed = True
+            self._maybe_decide(c)
+            return
         s = self._pending
         if s is not None and ev.source in (s.pos_req, s.orders_req):
             self._fail(s, f"{ev.code or 'error'}: {ev.message}")
@@ -239,20 +283,40 @@ class PositionManager:
             rec = s.records.get(inst)
             ex_lots = rec.lots if rec is not None else 0  # OKX sends no record for a flat instrument
             ledger = self.lots(inst)
+            check = self._checks.get(inst)
             if ex_lots == ledger:
                 self._last_mismatch.pop(inst, None)
+            elif rec is None and check is not None:
+                self._ask_after(check, ledger, ts_event)  # decided when both fills answers are in
+                continue
             else:
                 self._mismatch(inst, ledger, ex_lots, rec, ts_event)
             if self.lots(inst) == 0:
                 self._orders.sweep_flat(inst, self._flat_seq.get(inst, 0))
 
-    def _mismatch(self, inst: str, ledger: int, ex_lots: int, rec: PositionUpdate | None, ts_event: int) -> None:
+    def _mismatch(
+        self,
+        inst: str,
+        ledger: int,
+        ex_lots: int,
+        rec: PositionUpdate | None,
+        ts_event: int,
+        flat: _FlatCheck | None = None,
+    ) -> None:
         wm = rec.watermark if rec is not None else None
+        fills_note = ""
+        if flat is not None:
+            wm = flat.before if flat.exact else None
+            answers = "unanswered" if flat.failed else f"{flat.before} before, {flat.after} after"
+            fills_note = f"; newest fill around the positions request: {answers}"
+        moved = flat is not None and flat.moved
         highest = self.highest_trade_id.get(inst)
         covers = wm is not None and (highest is None or wm >= highest)
         in_flight = self._orders.in_flight(inst)
         repeated = self._last_mismatch.get(inst) == (ledger, ex_lots)
-        adopt = (covers and not in_flight) or repeated
+        # A fill between the two fills queries makes the flat snapshot's place among the fills
+        # unknown: adopting it could count that fill twice or wipe it, so that sync adopts nothing.
+        adopt = not moved and ((covers and not in_flight) or repeated)
         now = self._clock.now_ns()
         self.mismatches.append(Mismatch(now, inst, ledger, ex_lots, wm, highest, adopt))
         if adopt:
@@ -260,13 +324,18 @@ class PositionManager:
             why = "snapshot covers every fill" if fresh else "same mismatch on two syncs"
             outcome = f"adopted the exchange's position ({why})"
         else:
-            why = "an order is in flight" if in_flight else "snapshot older than the fills applied"
+            if moved:
+                why = "a fill landed between the fills queries"
+            elif in_flight:
+                why = "an order is in flight"
+            else:
+                why = "snapshot older than the fills applied"
             outcome = f"not adopted yet ({why})"
         self._bus.publish(
             ErrorEvent(
                 "PositionManager",
                 f"{inst}: ledger {ledger} lots, exchange {ex_lots} lots (snapshot watermark {wm},"
-                f" highest trade applied {highest}); {outcome}",
+                f" highest trade applied {highest}{fills_note}); {outcome}",
                 ts_event,
                 now,
                 code="position_mismatch",
@@ -290,3 +359,55 @@ class PositionManager:
         self._publish_ledger(inst, ts_event)
         if ledger != 0 and ex_lots == 0:
             self._went_flat(inst)
+
+    # -- the exact watermark of a flat snapshot ---------------------------------------------------
+
+    def _start_checks(self) -> None:
+        """Before the positions request: ask the newest fill of every instrument the ledger holds."""
+        for c in list(self._checks.values()):
+            # The previous sync's answers did not all come: decide without an exact watermark.
+            self._maybe_decide(c, give_up=True)
+        self._checks.clear()
+        self._check_reqs.clear()
+        for inst, p in sorted(self.positions.items()):
+            if p.lots:
+                c = _FlatCheck(inst, self._orders.ids.new_req())
+                self._checks[inst] = self._check_reqs[c.before_req] = c
+                self._gw.request_fills(c.before_req, inst)
+
+    def _ask_after(self, c: _FlatCheck, ledger: int, ts_event: int) -> None:
+        """Just after the positions answer showed ``c``'s instrument flat: ask its newest fill again."""
+        c.ledger = ledger
+        c.ts_event = ts_event
+        c.after_req = self._orders.ids.new_req()
+        self._check_reqs[c.after_req] = c
+        self._gw.request_fills(c.after_req, c.inst_id)
+
+    def _on_report(self, r: OrderReport) -> None:
+        c = self._check_reqs.get(r.req_id) if r.req_id else None
+        if c is None:
+            return
+        if r.trade_id is not None:
+            tid = int(r.trade_id)
+            if r.req_id == c.before_req:
+                c.before = tid if c.before is None else max(c.before, tid)
+            else:
+                c.after = tid if c.after is None else max(c.after, tid)
+        if r.snapshot_end:
+            del self._check_reqs[r.req_id]
+            c.answered.add(r.req_id)
+            self._maybe_decide(c)
+
+    def _maybe_decide(self, c: _FlatCheck, *, give_up: bool = False) -> None:
+        if c.ledger is None or self._checks.get(c.inst_id) is not c:
+            return  # the positions answer has not shown it flat (yet), or it was decided
+        if give_up and not c.settled:
+            c.failed = True
+        if not c.settled:
+            return
+        del self._checks[c.inst_id]
+        if self.lots(c.inst_id) != c.ledger:
+            return  # a fill moved the ledger since the snapshot: the next sync compares afresh
+        self._mismatch(c.inst_id, c.ledger, 0, None, c.ts_event, c)
+        if self.lots(c.inst_id) == 0:
+            self._orders.sweep_flat(c.inst_id, self._flat_seq.get(c.inst_id, 0))

@@ -110,14 +110,22 @@ def test_a_position_mismatch_is_adopted_with_an_error_carrying_both_numbers():
     assert rig.pm.lots(INST) == 6 and rig.pm.position(INST).fees == -0.01
 
 
+def answer_flat_fills(rig, buy, trade_id):
+    """Answer the fills queries sent around a flat positions answer: both newest fill ``trade_id``."""
+    for kw in [kw for kw in rig.port.of("request_fills") if kw["ord_id"] is None][-2:]:
+        rig.feed(report(buy.cl_ord_id, "1", S.FILLED, Q, size=4, acc=4, fill_px=PX, fill_sz=4, trade_id=trade_id,
+                        req_id=kw["req_id"], snapshot_end=True))
+
+
 def test_a_stale_snapshot_is_not_adopted_while_an_order_is_in_flight_but_a_repeated_mismatch_is():
     rig = make_rig()
-    buy_filled(rig, 4, 7)
+    buy = buy_filled(rig, 4, 7)
     working = rig.om.submit_order("s1", INST, Side.BUY, OrderType.LIMIT, 1, PX - 100)  # in flight
     pos_req, oo_req = sync(rig)
     # Taken before our fill reached the position system: flat, no watermark.
     rig.answer_positions(pos_req)
     rig.answer_open_orders(oo_req, report(working.cl_ord_id, "2", S.LIVE, Q, size=1, price=PX - 100))
+    answer_flat_fills(rig, buy, 7)  # an exact watermark, but an order is in flight
     assert rig.pm.lots(INST) == 4
     (err,) = errors(rig, "position_mismatch")
     assert "ledger 4 lots, exchange 0 lots" in err.message and "not adopted" in err.message
@@ -126,6 +134,7 @@ def test_a_stale_snapshot_is_not_adopted_while_an_order_is_in_flight_but_a_repea
     pos_req, oo_req = sync(rig)
     rig.answer_positions(pos_req)
     rig.answer_open_orders(oo_req, report(working.cl_ord_id, "2", S.LIVE, Q, size=1, price=PX - 100))
+    answer_flat_fills(rig, buy, 7)
     assert rig.pm.lots(INST) == 0 and rig.pm.mismatches[-1].adopted
 
 
