@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from athena.app.core import build_core
 from athena.book.l2 import L2Book
 from athena.catalog.reader import Catalog
 from athena.catalog.stream import merge_windows, sources_for
@@ -33,10 +34,7 @@ from athena.gateways.sim.gateway import SimGateway
 from athena.model.enums import Channel
 from athena.model.instrument import InstrumentSpec
 from athena.model.orders import Order
-from athena.oms.capital import CapitalCommander
-from athena.oms.orders import OrderManager
-from athena.oms.positions import PositionManager
-from athena.oms.risk import PreTradeCheck, RiskLimits, RiskProfile
+from athena.oms.risk import RiskLimits
 from athena.report.metrics import Metrics, compute_metrics
 from athena.report.run_folder import EquitySample, FillRow, FundingRow, OrderRow, write_run_folder
 from athena.sim.exchange import SimExchange, SimExchangeConfig
@@ -44,7 +42,6 @@ from athena.sim.fees import FeeModel
 from athena.sim.latency import ConstantLatency, LogNormalLatency
 from athena.sim.queue import PowerProbQueue, RiskAverseQueue
 from athena.sim.replay import Replay, ReplayStats
-from athena.strategies.base import StrategyContext, strategy_class
 
 log = logging.getLogger(__name__)
 
@@ -224,29 +221,19 @@ def run_backtest(req: BacktestRequest, progress: Progress | None = None) -> Back
         engine.add_instrument(spec, local_books[inst])
 
     sid = req.strategy
-    allocations = dict(cfg.capital.allocations or {})
-    capital = CapitalCommander(total, {sid: allocations.get(sid, 1.0)}, leverage=bt.leverage, instruments=specs)
-    capital.attach(bus)
-    risk = PreTradeCheck(RiskLimits.from_config(cfg.risk))
     # The strategy trades the replayed instrument unless the request names another one itself.
     strat_cfg = {**cfg.strategies.get(sid, {}), "inst_id": req.inst_ids[0], **req.strategy_config}
-    cls = strategy_class(sid)
-    oms = OrderManager(
-        clock, bus, gateway, capital, risk, specs, local_books,
-        profiles={sid: RiskProfile.from_config(_Obj(strat_cfg))},
-        order_ttl_s=float(strat_cfg.get("order_ttl_s", 10.0)),
+    core = build_core(
+        clock, bus, gateway, specs, local_books, strategy_id=sid, strategy_config=strat_cfg,
+        total_capital=total, leverage=bt.leverage, allocation=(cfg.capital.allocations or {}).get(sid, 1.0),
+        risk_limits=RiskLimits.from_config(cfg.risk),
     )
-    positions = PositionManager(clock, bus, gateway, oms, specs,
-                                position_sync_s=float(strat_cfg.get("sync_interval_s", 15.0)))
-    ctx = StrategyContext(clock=clock, bus=bus, oms=oms, instruments=specs, books=local_books)  # type: ignore[arg-type]
-    strategy = cls(ctx, sid, strat_cfg)
     recorder = RunRecorder(clock, bus, exchange, local_books, specs, sid)
 
     engine.add(gateway)
-    engine.add(oms)
-    engine.add(positions)
-    engine.add(recorder)
-    engine.add(strategy)
+    oms, positions, strategy = core.oms, core.positions, core.strategy
+    for component in (oms, positions, recorder, strategy):
+        engine.add(component)
 
     inst_order = list(req.inst_ids)
     markets = [exchange.markets[i] for i in inst_order]
@@ -275,13 +262,6 @@ def run_backtest(req: BacktestRequest, progress: Progress | None = None) -> Back
             funding=recorder.funding,
         )
     return BacktestResult(run_dir, metrics, digest, stats, wall, manifest, orders, recorder.fills)
-
-
-class _Obj:
-    """Attribute access over a dict (RiskProfile.from_config reads attributes by name)."""
-
-    def __init__(self, d: dict[str, Any]) -> None:
-        self.__dict__.update(d)
 
 
 def _manifest(req: BacktestRequest, catalog: Catalog, specs: dict[str, InstrumentSpec], start_ns: int,

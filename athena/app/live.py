@@ -28,6 +28,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
+from athena.app.core import build_core
 from athena.book.l2 import L2Book
 from athena.config.loader import load_config
 from athena.config.models import AthenaConfig
@@ -51,8 +52,8 @@ from athena.model.orders import Fill, Order
 from athena.oms.capital import CapitalCommander
 from athena.oms.orders import TAG_CLOSE, OrderManager
 from athena.oms.positions import PositionManager
-from athena.oms.risk import PreTradeCheck, RiskLimits, RiskProfile
-from athena.strategies.base import BaseStrategy, StrategyContext, strategy_class
+from athena.oms.risk import RiskLimits
+from athena.strategies.base import BaseStrategy, strategy_class
 
 __all__ = ["LIVE_CHANNELS", "OPERATOR", "LiveError", "LiveResult", "LiveSession", "StopReason", "credentials_for_live",
            "run_live"]
@@ -121,13 +122,6 @@ def credentials_for_live(config: AthenaConfig) -> OkxCredentials:
         )
     assert okx.api_key is not None and okx.api_secret is not None and okx.api_passphrase is not None
     return OkxCredentials(api_key=okx.api_key, secret_key=okx.api_secret, passphrase=okx.api_passphrase)
-
-
-class _Obj:
-    """Attribute access over a dict (RiskProfile.from_config reads attributes by name)."""
-
-    def __init__(self, d: Mapping[str, Any]) -> None:
-        self.__dict__.update(d)
 
 
 class LiveSession:
@@ -251,28 +245,18 @@ class LiveSession:
         specs = self.specs
         sid = self.strategy_id
         strat_cfg = self.strategy_config
-        allocations = dict(cfg.capital.allocations or {})
         owner = sid or OPERATOR
         # Live has no leverage setting of its own: the margin model is the backtest's, so a strategy
         # is refused live exactly where it was refused in its backtest.
-        capital = CapitalCommander(float(cfg.capital.total_usdt), {owner: allocations.get(owner, 1.0)},
-                                   leverage=cfg.backtest.leverage, instruments=specs)
-        capital.attach(self.bus)
-        risk = PreTradeCheck(RiskLimits.from_config(cfg.risk))
-        profiles = {sid: RiskProfile.from_config(_Obj(strat_cfg))} if sid else {}
-        oms_kw: dict[str, Any] = {"order_ttl_s": float(strat_cfg.get("order_ttl_s", 10.0)), **self.oms_options}
-        oms = OrderManager(self.clock, self.bus, gw, capital, risk, specs, self.books, profiles=profiles, **oms_kw)
-        positions = PositionManager(self.clock, self.bus, gw, oms, specs,
-                                    position_sync_s=float(strat_cfg.get("sync_interval_s", 15.0)))
-        self.capital, self.oms, self.positions = capital, oms, positions
-        self.engine.add(oms)
-        self.engine.add(positions)
-        if sid is not None:
-            cls = strategy_class(sid)
-            ctx = StrategyContext(clock=self.clock, bus=self.bus, oms=oms, instruments=specs,
-                                  books=self.books)  # type: ignore[arg-type]
-            self.strategy = cls(ctx, sid, strat_cfg)
-            self.engine.add(self.strategy)
+        core = build_core(
+            self.clock, self.bus, gw, specs, self.books, strategy_id=sid, strategy_config=strat_cfg,
+            total_capital=float(cfg.capital.total_usdt), leverage=cfg.backtest.leverage,
+            allocation=(cfg.capital.allocations or {}).get(owner, 1.0), owner=owner,
+            risk_limits=RiskLimits.from_config(cfg.risk), oms_options=self.oms_options,
+        )
+        self.capital, self.oms, self.positions, self.strategy = core.capital, core.oms, core.positions, core.strategy
+        for component in core.components():
+            self.engine.add(component)
 
     async def astop(self) -> None:
         """Strategy → OMS → gateway; returns once every socket and the REST session are closed."""

@@ -70,6 +70,7 @@ from pathlib import Path
 from typing import Any
 
 from athena.app.backtest import REPLAY_CHANNELS
+from athena.app.core import build_core
 from athena.book.l2 import L2Book
 from athena.catalog.reader import Catalog
 from athena.catalog.stream import merge_windows, sources_for
@@ -92,10 +93,8 @@ from athena.errors import AthenaError, ConfigError
 from athena.gateways.sim.gateway import SimGateway
 from athena.model.enums import Channel, ConnectionStatus, Side
 from athena.model.instrument import InstrumentSpec
-from athena.oms.capital import CapitalCommander
 from athena.oms.orders import OrderManager
 from athena.oms.positions import PositionManager
-from athena.oms.risk import PreTradeCheck, RiskLimits, RiskProfile
 from athena.sim.exchange import SimExchange, SimExchangeConfig
 from athena.sim.faults import (
     DelayResponses,
@@ -110,7 +109,6 @@ from athena.sim.faults import (
 )
 from athena.sim.latency import ConstantLatency
 from athena.sim.replay import Replay
-from athena.strategies.base import StrategyContext, strategy_class
 
 __all__ = [
     "SCENARIO_FILE",
@@ -506,17 +504,15 @@ def run_scenario(sc: Scenario) -> ScenarioResult:
     for i, spec in specs.items():
         engine.add_instrument(spec, books[i])
     sid = sc.strategy
-    capital = CapitalCommander(capital_usdt, {sid: 1.0}, leverage=o["leverage"], instruments=specs)
-    capital.attach(bus)
-    oms = OrderManager(clock, bus, gateway, capital, PreTradeCheck(RiskLimits()), specs, books,
-                       profiles={sid: RiskProfile.from_config(_Obj(sc.strategy_config))},
-                       order_ttl_s=o["order_ttl_s"])
-    positions = PositionManager(clock, bus, gateway, oms, specs, position_sync_s=o["sync_interval_s"])
+    core = build_core(
+        clock, bus, gateway, specs, books, strategy_id=sid, strategy_config=sc.strategy_config,
+        total_capital=capital_usdt, leverage=o["leverage"], order_ttl_s=o["order_ttl_s"],
+        position_sync_s=o["sync_interval_s"],
+    )
+    oms, positions, strategy = core.oms, core.positions, core.strategy
     ghost_ids = {f.cl_ord_id for f in faults if isinstance(f, GhostOrder)}
     watch = _Watch(bus, oms, positions, exchange.markets[inst], inst, ghost_ids)
     exchange.emit = watch.exchange_tap(exchange.emit)
-    ctx = StrategyContext(clock=clock, bus=bus, oms=oms, instruments=specs, books=books)  # type: ignore[arg-type]
-    strategy = strategy_class(sid)(ctx, sid, dict(sc.strategy_config))
     for c in (gateway, oms, positions, strategy):
         engine.add(c)
 
@@ -672,13 +668,6 @@ class _Judge:
         short = [name for name in want if self.commands[name] < int(want[name])]
         got = ", ".join(f"{name} {self.commands[name]} (≥ {int(want[name])})" for name in sorted(want))
         return not short, got
-
-
-class _Obj:
-    """Attribute access over a dict (RiskProfile.from_config reads attributes by name)."""
-
-    def __init__(self, d: dict[str, Any]) -> None:
-        self.__dict__.update(d)
 
 
 def _iso(ns: int) -> str:

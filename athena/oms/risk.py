@@ -13,7 +13,7 @@ answers yes or no and, on no, leaves the numbers behind in ``detail``.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
@@ -63,6 +63,10 @@ class RiskProfile:
 
     @classmethod
     def from_config(cls, obj: Any) -> RiskProfile:
+        """From a config object's attributes or a mapping's keys of the same names (a strategy's
+        settings are a dict); absent ones keep their defaults."""
+        if isinstance(obj, Mapping):
+            return cls(**{f.name: obj[f.name] for f in fields(cls) if f.name in obj})
         return cls(**{f.name: getattr(obj, f.name) for f in fields(cls) if hasattr(obj, f.name)})
 
 
